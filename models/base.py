@@ -1,0 +1,104 @@
+"""Step modes and state handling shared by every spiking module.
+
+Networks are time-first: in multi-step mode (``"m"``) a module maps ``[T, B, ...]`` to
+``[T, B, ...]`` and starts every call from a zero state; in single-step mode (``"s"``) it maps
+``[B, ...]`` to ``[B, ...]`` and carries its state from call to call, which is what online
+training (TECHNIQUES.md section 4) and step-by-step deployment need.
+
+Protocol (duck-typed, so architectures can mix plain ``torch.nn`` layers in):
+
+- ``step_mode`` attribute, ``"m"`` or ``"s"``;
+- ``reset_state()`` — called before a new sequence (clears single-step state);
+- ``finish_sequence()`` — called after the last step of a sequence (e.g. OSR updates its
+  running statistics from the statistics accumulated over the sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = [
+    "STEP_MODES",
+    "StatefulModule",
+    "TimeDistributed",
+    "set_step_mode",
+    "reset_states",
+    "finish_sequences",
+    "spiking_modules",
+]
+
+STEP_MODES = ("m", "s")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in STEP_MODES:
+        raise ValueError(f"step_mode must be one of {STEP_MODES}, got {mode!r}")
+    return mode
+
+
+class StatefulModule(nn.Module):
+    """Base class of modules with a step mode and per-sequence state."""
+
+    def __init__(self, step_mode: str = "m") -> None:
+        super().__init__()
+        self.step_mode = _check_mode(step_mode)
+
+    def reset_state(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def finish_sequence(self) -> None:
+        pass
+
+
+class TimeDistributed(StatefulModule):
+    """Apply a stateless module to every time step.
+
+    In ``"m"`` mode ``[T, B, ...]`` is merged to ``[T*B, ...]`` (one batched call, which is what
+    lets a Conv2d or BatchNorm see a normal 4-D batch) and split back; in ``"s"`` mode the
+    module is applied to ``[B, ...]`` as is.
+    """
+
+    def __init__(self, module: nn.Module, step_mode: str = "m") -> None:
+        super().__init__(step_mode)
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.step_mode == "s":
+            return self.module(x)
+        t, b = x.shape[:2]
+        y = self.module(x.flatten(0, 1))
+        return y.reshape(t, b, *y.shape[1:])
+
+
+def spiking_modules(net: nn.Module) -> Iterator[nn.Module]:
+    """Every submodule (including ``net``) that has a ``step_mode`` attribute."""
+    for m in net.modules():
+        if hasattr(m, "step_mode"):
+            yield m
+
+
+def set_step_mode(net: nn.Module, mode: str) -> nn.Module:
+    """Set ``step_mode`` on every module of ``net`` that has one; returns ``net``."""
+    _check_mode(mode)
+    for m in spiking_modules(net):
+        m.step_mode = mode
+    return net
+
+
+def reset_states(net: nn.Module) -> None:
+    """Call ``reset_state()`` on every module of ``net`` that defines it."""
+    for m in net.modules():
+        fn = getattr(m, "reset_state", None)
+        if callable(fn):
+            fn()
+
+
+def finish_sequences(net: nn.Module) -> None:
+    """Call ``finish_sequence()`` on every module of ``net`` that defines it."""
+    for m in net.modules():
+        fn = getattr(m, "finish_sequence", None)
+        if callable(fn):
+            fn()

@@ -1,0 +1,212 @@
+"""Surrogate gradients for the Heaviside spike function, selected by name.
+
+Every surrogate is a ``torch.autograd.Function`` whose forward is the exact Heaviside step
+``S = Θ(x)`` with ``Θ(0) = 1`` (a neuron spikes when ``H >= θ``; ``x = H - θ``) and whose
+backward replaces ``dΘ/dx`` by a smooth or piecewise pseudo-derivative. A thin ``nn.Module``
+wraps each Function so that the choice (and any state, such as AdaLi's window) appears in the
+model's ``repr`` and ``state_dict``.
+
+Pseudo-derivatives (``x = H - θ``):
+
+- ``sigmoid``  (alpha = 4):   ``α σ(αx) (1 - σ(αx))``
+- ``atan``     (alpha = 2):   ``(α/2) / (1 + (π α x / 2)^2)``
+- ``triangle`` (width = 1):   ``max(0, 1 - |x|/w) / w``            (unit area)
+- ``boxcar``   (width = 0.5): ``1/(2w)`` for ``-w <= x < w``, else 0 (unit area)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "heaviside",
+    "SurrogateSpike",
+    "SigmoidSpike",
+    "ATanSpike",
+    "TriangleSpike",
+    "BoxcarSpike",
+    "SURROGATES",
+    "register_surrogate",
+    "get_surrogate",
+]
+
+
+def heaviside(x: torch.Tensor) -> torch.Tensor:
+    """``Θ(x)`` with ``Θ(0) = 1``, in the dtype of ``x``."""
+    return (x >= 0).to(x.dtype)
+
+
+class _SigmoidFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        sig = torch.sigmoid(ctx.alpha * x)
+        return grad * ctx.alpha * sig * (1.0 - sig), None
+
+
+class _ATanFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        a = ctx.alpha
+        return grad * (a / 2.0) / (1.0 + (math.pi / 2.0 * a * x) ** 2), None
+
+
+class _TriangleFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, width: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.width = width
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        w = ctx.width
+        return grad * torch.clamp(1.0 - x.abs() / w, min=0.0) / w, None
+
+
+class _BoxcarFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, width: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.width = width
+        return heaviside(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        w = ctx.width
+        inside = ((x >= -w) & (x < w)).to(grad.dtype)
+        return grad * inside / (2.0 * w), None
+
+
+class SurrogateSpike(nn.Module):
+    """Base class: ``forward(x)`` returns ``Θ(x)`` with a surrogate backward.
+
+    Subclasses may override :meth:`window` to report the interval of ``x = H - θ`` where the
+    pseudo-derivative is non-zero (used by compute-density meters); ``None`` means unbounded.
+    """
+
+    name = "base"
+
+    def window(self) -> tuple[float, float] | None:
+        return None
+
+
+class SigmoidSpike(SurrogateSpike):
+    name = "sigmoid"
+
+    def __init__(self, alpha: float = 4.0) -> None:
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"sigmoid surrogate: alpha must be > 0, got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _SigmoidFn.apply(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class ATanSpike(SurrogateSpike):
+    name = "atan"
+
+    def __init__(self, alpha: float = 2.0) -> None:
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"atan surrogate: alpha must be > 0, got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ATanFn.apply(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class TriangleSpike(SurrogateSpike):
+    name = "triangle"
+
+    def __init__(self, width: float = 1.0) -> None:
+        super().__init__()
+        if not width > 0:
+            raise ValueError(f"triangle surrogate: width must be > 0, got {width}")
+        self.width = float(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _TriangleFn.apply(x, self.width)
+
+    def window(self) -> tuple[float, float]:
+        return (-self.width, self.width)
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}"
+
+
+class BoxcarSpike(SurrogateSpike):
+    name = "boxcar"
+
+    def __init__(self, width: float = 0.5) -> None:
+        super().__init__()
+        if not width > 0:
+            raise ValueError(f"boxcar surrogate: width must be > 0, got {width}")
+        self.width = float(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _BoxcarFn.apply(x, self.width)
+
+    def window(self) -> tuple[float, float]:
+        return (-self.width, self.width)
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}"
+
+
+#: Name -> surrogate class. Extended by :func:`register_surrogate` at import time of the module
+#: that defines a surrogate (e.g. ``models.adali``), never at run time by user code paths.
+SURROGATES: dict[str, type[SurrogateSpike]] = {
+    "sigmoid": SigmoidSpike,
+    "atan": ATanSpike,
+    "triangle": TriangleSpike,
+    "boxcar": BoxcarSpike,
+}
+
+
+def register_surrogate(cls: type[SurrogateSpike]) -> type[SurrogateSpike]:
+    """Class decorator adding a surrogate to :data:`SURROGATES` under ``cls.name``."""
+    SURROGATES[cls.name] = cls
+    return cls
+
+
+def get_surrogate(name: str | SurrogateSpike, **params) -> SurrogateSpike:
+    """Build the surrogate called ``name`` with keyword ``params``.
+
+    An instance is returned unchanged (``params`` must then be empty). An unknown name raises
+    ``ValueError`` listing the valid names.
+    """
+    if isinstance(name, SurrogateSpike):
+        if params:
+            raise ValueError("get_surrogate: parameters given together with a surrogate instance")
+        return name
+    key = str(name).lower()
+    if key not in SURROGATES:
+        valid = ", ".join(sorted(SURROGATES))
+        raise ValueError(f"unknown surrogate {name!r}; valid names: {valid}")
+    return SURROGATES[key](**params)
