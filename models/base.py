@@ -10,7 +10,11 @@ Protocol (duck-typed, so architectures can mix plain ``torch.nn`` layers in):
 - ``step_mode`` attribute, ``"m"`` or ``"s"``;
 - ``reset_state()`` — called before a new sequence (clears single-step state);
 - ``finish_sequence()`` — called after the last step of a sequence (e.g. OSR updates its
-  running statistics from the statistics accumulated over the sequence).
+  running statistics from the statistics accumulated over the sequence);
+- ``apply_constraints()`` — called by the trainer after every optimiser step (e.g. E-I layers
+  clamp their Dale-signed weights to be non-negative);
+- ``extra_loss()`` — returns a scalar tensor (or ``None``) accumulated during the last forward
+  pass, added to the task loss by the trainer (e.g. I-Norm's local loss), then cleared.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ __all__ = [
     "reset_states",
     "finish_sequences",
     "spiking_modules",
+    "apply_constraints",
+    "collect_extra_losses",
 ]
 
 STEP_MODES = ("m", "s")
@@ -102,3 +108,23 @@ def finish_sequences(net: nn.Module) -> None:
         fn = getattr(m, "finish_sequence", None)
         if callable(fn):
             fn()
+
+
+def apply_constraints(net: nn.Module) -> None:
+    """Call ``apply_constraints()`` on every module of ``net`` that defines it."""
+    for m in net.modules():
+        fn = getattr(m, "apply_constraints", None)
+        if callable(fn):
+            fn()
+
+
+def collect_extra_losses(net: nn.Module) -> torch.Tensor | None:
+    """Sum of ``extra_loss()`` over the modules of ``net`` that define it (``None`` if none)."""
+    total = None
+    for m in net.modules():
+        fn = getattr(m, "extra_loss", None)
+        if callable(fn):
+            loss = fn()
+            if loss is not None:
+                total = loss if total is None else total + loss
+    return total
