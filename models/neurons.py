@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-from torch import nn
 
 from models.base import StatefulModule
 from models.surrogates import SurrogateSpike, get_surrogate
