@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-from models.base import TimeDistributed
+from models.base import StatefulModule, TimeDistributed
+from models.blocks import make_neuron, make_norm
+from models.init import apply_init
 from models.neurons import LIF
 
 __all__ = ["ARCHITECTURES", "register_architecture", "build_model", "build_mlp", "make_lif"]
@@ -40,17 +42,34 @@ def build_mlp(
     hidden: list[int] | tuple[int, ...] = (128,),
     neuron: dict | None = None,
     bias: bool = True,
+    norm: str | None = None,
+    T: int | None = None,
+    init: str | None = None,
+    init_params: dict | None = None,
 ) -> nn.Sequential:
-    """``Flatten -> [Linear -> LIF] * len(hidden) -> Linear`` (readout)."""
+    """``Flatten -> [Linear -> (norm) -> LIF] * len(hidden) -> Linear`` (readout).
+
+    ``norm`` (``"none" | "bn" | "osr" | "osr_ots"``, see :mod:`models.blocks`) inserts a norm
+    module after each hidden Linear (BatchNorm1d wrapped in ``TimeDistributed``; OSR as is) and
+    with ``"osr_ots"`` the LIFs are :class:`models.ots.OTSLIF` over ``T`` steps. ``init`` names
+    an initialisation of :mod:`models.init` applied to every Linear (``None``: torch default).
+    """
     if not hidden:
         raise ValueError("mlp: 'hidden' must list at least one layer width")
     layers: list[nn.Module] = [TimeDistributed(nn.Flatten())]
     d = int(math.prod(in_shape))
     for width in hidden:
-        layers += [TimeDistributed(nn.Linear(d, int(width), bias=bias)), make_lif(neuron)]
+        layers.append(TimeDistributed(nn.Linear(d, int(width), bias=bias)))
+        if norm not in (None, "none"):
+            nm = make_norm(norm, int(width), spatial=False)
+            layers.append(nm if isinstance(nm, StatefulModule) else TimeDistributed(nm))
+        layers.append(make_neuron(neuron, norm, T))
         d = int(width)
     layers.append(TimeDistributed(nn.Linear(d, int(num_classes), bias=bias)))
-    return nn.Sequential(*layers)
+    net = nn.Sequential(*layers)
+    if init is not None:
+        apply_init(net, init, **(init_params or {}))
+    return net
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {"mlp": build_mlp}
