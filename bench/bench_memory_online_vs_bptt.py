@@ -1,0 +1,106 @@
+"""Peak training memory of online training versus BPTT as T grows (TECHNIQUES.md section 4).
+
+The same VGG-style network (conv 16-32-64 with OSR + OTS, 28×28 input, batch 16) is trained
+for a few iterations by :func:`toolchain.train.fit` with ``mode="bptt"`` and with
+``mode="online"`` at T = 2, 4, 8, 16. Each configuration runs in a fresh subprocess, which
+reports ``peak RSS - RSS before fit()`` (``resource.getrusage(...).ru_maxrss``, CPU): BPTT keeps
+every step's activations for one backward pass, so its extra memory grows with T; online
+training back-propagates every step at once and frees its graph, so its memory stays flat.
+
+Run: ``python -m bench memory`` (or ``python -m bench.bench_memory_online_vs_bptt``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+STEPS = (2, 4, 8, 16)
+MODES = ("bptt", "online")
+BATCH, ITERS = 16, 3
+
+
+def _rss_mb() -> float:
+    """Current resident set size in MiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child(mode: str, T: int) -> dict:
+    import resource
+
+    import torch
+
+    from models import build_model
+    from toolchain.data import Dataset
+    from toolchain.train import TrainConfig, fit
+
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    n = BATCH * ITERS
+    x = torch.rand(n + 4, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n + 4,), generator=g)
+    data = Dataset("random", x[:n], y[:n], x[n:], y[n:], (1, 28, 28), 10)
+
+    def run(T: int, mode: str, data: Dataset) -> None:
+        net = build_model(
+            {
+                "arch": "vgg",
+                "in_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [16, "M", 32, "M", 64, "M"],
+                "norm": "osr_ots",
+                "T": T,
+                "neuron": {"online": mode == "online"},
+            }
+        )
+        cfg = TrainConfig(
+            epochs=1,
+            batch_size=BATCH,
+            T=T,
+            mode=mode,
+            progress=False,
+            eval_batch_size=4,
+            device="cpu",
+        )
+        fit(net, data, cfg)
+
+    # warm-up: one online iteration at T = 1 loads lazy imports and the allocator's pools, so
+    # the baseline below holds everything that does not depend on T or on the mode
+    run(1, "online", Dataset("warm", x[:BATCH], y[:BATCH], x[n:], y[n:], (1, 28, 28), 10))
+    before = _rss_mb()
+    run(T, mode, data)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"mode": mode, "T": T, "extra_mb": peak - before}
+
+
+def main() -> None:
+    res: dict[tuple[str, int], float] = {}
+    for T in STEPS:
+        for mode in MODES:
+            out = subprocess.run(
+                [sys.executable, "-m", __spec__.name, "--child", mode, str(T)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            res[(mode, T)] = r["extra_mb"]
+    print(f"peak RSS above the pre-training baseline, MiB (batch {BATCH}, {ITERS} iterations)")
+    print(f"{'T':>4} {'bptt':>9} {'online':>9} {'bptt/online':>12}")
+    for T in STEPS:
+        b, o = res[("bptt", T)], res[("online", T)]
+        print(f"{T:>4} {b:>9.1f} {o:>9.1f} {b / o:>12.2f}")
+    grow_b = res[("bptt", STEPS[-1])] / res[("bptt", STEPS[0])]
+    grow_o = res[("online", STEPS[-1])] / res[("online", STEPS[0])]
+    print(f"growth T={STEPS[0]} -> T={STEPS[-1]}: bptt x{grow_b:.2f}, online x{grow_o:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()
