@@ -6,10 +6,25 @@ E-I layers, I-Norm, OSR/OTS and architectures.
 
 from models.architectures import ARCHITECTURES, build_model
 from models.base import TimeDistributed, finish_sequences, reset_states, set_step_mode
+from models.ei import EIConfig, EIConv2d, EILinear
+from models.ei_arch import build_ei_mlp, build_ei_sew_resnet18, build_ei_vgg
+from models.gradnorm import GradNorm, grad_norm
+from models.inorm import DANNDense, INormDense, build_inorm_mlp
 from models.neurons import LIF, LIFParameters, lif_step
 from models.surrogates import SURROGATES, get_surrogate
 
 __all__ = [
+    "DANNDense",
+    "EIConfig",
+    "EIConv2d",
+    "EILinear",
+    "GradNorm",
+    "INormDense",
+    "build_ei_mlp",
+    "build_ei_sew_resnet18",
+    "build_ei_vgg",
+    "build_inorm_mlp",
+    "grad_norm",
     "ARCHITECTURES",
     "LIF",
     "LIFParameters",
