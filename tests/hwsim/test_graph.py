@@ -413,3 +413,30 @@ def test_metadata_checks():
         _chain(Input((2,)), schema_version=9)
     with pytest.raises(GraphError, match="T=0 must be a positive int"):
         HardwareGraph({"x": Input((2,))}, [], GraphMetadata(T=0))
+
+
+def test_fixed_node_fields_drive_arith():
+    """The fields of fixed nodes are exactly the arguments of hwsim.arith (the simulator's
+    job in miniature): one step of the conv E-I circuit and of a LIF with per-channel bias."""
+    g = make_graph("fixed")
+    shapes = g.shapes()
+    rng = np.random.default_rng(0)
+    eic = g.nodes["eic"]
+    x = rng.integers(0, 5, (2, *g.input_shapes("eic")[0]))  # graded pooled counts
+    conv = dict(stride=eic.stride, padding=eic.padding, groups=eic.groups)
+    acc_ee = arith.conv_accumulate(eic.w_ee, x, weight_exp=eic.w_ee_exp, **conv)
+    acc_ie = arith.conv_accumulate(eic.w_ie, x, weight_exp=eic.w_ie_exp, **conv)
+    out = arith.ei_step_fixed(
+        acc_ee, acc_ie, w_ei=eic.w_ei, w_ei_exp=eic.w_ei_exp, g_i=eic.g_i, g_i_exp=eic.g_i_exp,
+        g_e=eic.g_e, g_e_exp=eic.g_e_exp, b_e=eic.b_e,
+        payload_exp=eic.inhibitory.payload_exp, payload_bits=g.metadata.widths.payload_bits,
+        variant=eic.variant, stabilisation=eic.stabilisation, floor=eic.floor,
+    )  # fmt: skip
+    assert out.current.shape == (2, *shapes["eic"])
+    lif = g.nodes["l1"]
+    bias = arith.bias_effective(lif.bias_broadcast(shapes["l1"]), lif.bias_exp)
+    step = arith.lif_step_fixed(
+        np.zeros((2, *shapes["l1"]), np.int64), rng.integers(-50, 50, (2, *shapes["l1"])),
+        decay=lif.decay, vth=lif.threshold[0], bias=bias, reset=lif.reset,
+    )  # fmt: skip
+    assert step.v.shape == (2, *shapes["l1"])
