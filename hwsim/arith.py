@@ -593,7 +593,9 @@ def conv2d(x, weight, stride=1, padding=0, groups: int = 1) -> np.ndarray:
     return np.concatenate(outs, axis=1)
 
 
-def conv_accumulate(weight, s, stride=1, padding=0, groups: int = 1, weight_exp: int = 0):
+def conv_accumulate(
+    weight, s, stride=1, padding=0, groups: int = 1, weight_exp: int = 0
+) -> np.ndarray:
     """Lava Conv (``PyConvModelFixed``): ``a = floor( wrap24(Σ w·s) · 2**weight_exp )``.
 
     The sum (:func:`conv2d`, int64, exact) is wrapped to 24 bits as Lava's ``signed_clamp``
@@ -745,7 +747,9 @@ def lif_step_fixed(v, a, *, decay: int, vth, bias=0, reset: Reset = "hard") -> L
     return LifStepFixed(spikes, v_new, n_act, n_fold, n_clip)
 
 
-def lif_step_float(v, i, *, decay: float, threshold, bias=None, reset: Reset = "soft"):
+def lif_step_float(
+    v, i, *, decay: float, threshold, bias=None, reset: Reset = "soft"
+) -> LifStepFloat:
     """One float LIF step, the training semantics (TECHNIQUES.md section 1)::
 
         H = decay · V + (I + bias)
