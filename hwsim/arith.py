@@ -107,6 +107,7 @@ __all__ = [
     "dense_accumulate",
     "conv2d",
     "conv_accumulate",
+    "conv_reduce",
     "sum_pool2d",
     "avg_pool2d_float",
     "dense_float",
@@ -120,6 +121,8 @@ __all__ = [
     "lif_current_fixed",
     "lif_step_fixed",
     "lif_step_float",
+    "lif_reset_fixed",
+    "lif_reset_float",
     "fast_inhibitory_fixed",
     # E-I circuit
     "Stabilisation",
@@ -605,6 +608,16 @@ def conv_accumulate(
     not truncate weights by sign mode.
     """
     acc = conv2d(_i64(s), _i64(weight), stride, padding, groups)
+    return conv_reduce(acc, weight_exp)
+
+
+def conv_reduce(acc, weight_exp: int = 0) -> np.ndarray:
+    """The reductions :func:`conv_accumulate` applies to the exact sum ``acc = Σ w·s``:
+    ``floor( wrap24(acc) · 2**weight_exp )``.
+
+    Separate so that a faster exact summation (hwsim's simulator sums integer convolutions in
+    float64, exact while ``|Σ|w·s|| < 2**53``) shares the one definition of the reductions.
+    """
     return scale_pow2(wrap_signed(acc, ACC_BITS), weight_exp)
 
 
@@ -661,7 +674,8 @@ class LifStepFixed(NamedTuple):
     ``spikes`` bool; ``v`` the voltage after reset; the counters are overflow events of this
     step: ``n_act_overflow`` activations outside ``ACT_BITS`` (Lava's declared, unenforced
     ``a_in`` width), ``n_u_folded`` currents changed by :func:`lava_fold24` (or by Lava's
-    int32 channel), ``n_v_clipped`` voltages clipped to ``±STATE_MAX``.
+    int32 channel), ``n_v_clipped`` voltages clipped to ``±STATE_MAX``; ``v_charged`` the
+    voltage before the reset (after the clip), the fixed twin of the float ``H``.
     """
 
     spikes: np.ndarray
@@ -669,6 +683,7 @@ class LifStepFixed(NamedTuple):
     n_act_overflow: int
     n_u_folded: int
     n_v_clipped: int
+    v_charged: np.ndarray | None = None
 
 
 class LifStepFloat(NamedTuple):
@@ -736,15 +751,25 @@ def lif_step_fixed(v, a, *, decay: int, vth, bias=0, reset: Reset = "hard") -> L
     raw = decay_fixed(v, decay) + u + _i64(bias)
     v_new = np.clip(raw, -STATE_MAX, STATE_MAX)
     n_clip = int(np.count_nonzero(v_new != raw))
-    vth_eff = np.left_shift(vth, VTH_SHIFT)  # 17 + 6 = 23 bits: inside v's range
-    spikes = v_new > vth_eff
+    spikes = v_new > np.left_shift(vth, VTH_SHIFT)  # 17 + 6 = 23 bits: inside v's range
+    v_reset = lif_reset_fixed(v_new, spikes, vth, reset)
+    return LifStepFixed(spikes, v_reset, n_act, n_fold, n_clip, v_new)
+
+
+def lif_reset_fixed(v, spikes, vth, reset: Reset) -> np.ndarray:
+    """The reset of :func:`lif_step_fixed`, given the charged voltage ``v`` and the spikes::
+
+        hard: v = 0 where s        soft: v = v - (vth << 6) where s
+
+    Separate so that a simulator can reset with *given* spikes (teacher forcing in the
+    verification ladder); with ``s = v > vth << 6`` a soft reset keeps ``v`` in range.
+    """
+    v, s = _i64(v), np.asarray(spikes, dtype=bool)
     if reset == "hard":
-        v_new = np.where(spikes, 0, v_new)
-    elif reset == "soft":
-        v_new = np.where(spikes, v_new - vth_eff, v_new)  # v' > vth_eff >= 0: stays in range
-    else:
-        raise ValueError(f"lif_step_fixed: reset must be 'soft' or 'hard', got {reset!r}")
-    return LifStepFixed(spikes, v_new, n_act, n_fold, n_clip)
+        return np.where(s, 0, v)
+    if reset == "soft":
+        return np.where(s, v - np.left_shift(_i64(vth), VTH_SHIFT), v)
+    raise ValueError(f"lif_step_fixed: reset must be 'soft' or 'hard', got {reset!r}")
 
 
 def lif_step_float(
@@ -763,15 +788,24 @@ def lif_step_float(
     i = np.asarray(i)
     cur = i if bias is None else i + np.asarray(bias, dtype=i.dtype)
     h = np.asarray(decay, dtype=cur.dtype) * np.asarray(v, dtype=cur.dtype) + cur
+    spikes = h >= np.asarray(threshold, dtype=h.dtype)
+    return LifStepFloat(spikes, lif_reset_float(h, spikes, threshold, reset), h)
+
+
+def lif_reset_float(h, spikes, threshold, reset: Reset) -> np.ndarray:
+    """The reset of :func:`lif_step_float` with given spikes ``s`` (bool): soft ``V = H -
+    θ·s``, hard ``V = H·(1 - s)``, in the dtype of ``h`` (teacher forcing resets with the
+    reference's spikes)."""
+    h = np.asarray(h)
+    s = np.asarray(spikes, dtype=bool)
     th = np.asarray(threshold, dtype=h.dtype)
-    spikes = h >= th
     if reset == "soft":
-        v_new = h - th * spikes
+        v_new = h - th * s
     elif reset == "hard":
-        v_new = h * (~spikes)
+        v_new = h * (~s)
     else:
         raise ValueError(f"lif_step_float: reset must be 'soft' or 'hard', got {reset!r}")
-    return LifStepFloat(spikes, v_new.astype(h.dtype, copy=False), h)
+    return v_new.astype(h.dtype, copy=False)
 
 
 def fast_inhibitory_fixed(h, payload_exp: int, payload_bits: int) -> Saturated:
