@@ -319,6 +319,13 @@ def fit(
     every epoch; with ``resume=True`` training continues from the checkpoint there. ``meta``
     (plain JSON-like values, e.g. the model config) is stored in the checkpoint.
     """
+    if cfg.mode == "online":
+        offline = [n for n, m in model.named_modules() if isinstance(m, LIF) and not m.online]
+        if offline:
+            raise ConfigError(
+                "train.mode=online needs online LIF neurons (no gradient through time; "
+                f"model option neuron.online: true), but these are not: {offline[:5]}"
+            )
     device = select_device(cfg.device)
     gen = seed_everything(cfg.seed)
     model.to(device)

@@ -143,6 +143,11 @@ def test_online_gradient_equals_bptt_with_detached_membrane(digits):
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_online_mode_refuses_offline_neurons(digits):
+    with pytest.raises(ConfigError, match="neuron.online"):
+        fit(small_mlp(digits), digits, cfg(mode="online"))
+
+
 def test_bad_config_values_raise():
     with pytest.raises(ConfigError, match="optimizer"):
         TrainConfig(optimizer="lbfgs")
