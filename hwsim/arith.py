@@ -969,25 +969,25 @@ def ei_step_fixed(
     """
     p = fast_inhibitory_fixed(acc_ie, payload_exp, payload_bits)
     sat = p.n_saturated
-    g_lo, g_hi = GAIN_EXP_RANGE
-    if not g_lo <= g_i_exp <= g_hi:
-        raise OverflowBoundError(f"E-I g_i_exp={g_i_exp} outside [{g_lo}, {g_hi}]")
-    if count_outside_unsigned(g_i, GAIN_BITS):
-        raise OverflowBoundError("E-I g_I outside unsigned 16 bits")
     payload = p.value
-    q_raw = scale_pow2(_per_unit(_i64(g_i), payload.ndim) * payload, g_i_exp)  # <= 40 bits
-    sat += count_outside_unsigned(q_raw, payload_bits)
-    q = saturate_unsigned(q_raw, payload_bits)
     sub_raw = dense_accumulate(w_ei, payload, w_ei_exp)
     sat += count_outside_signed(sub_raw, ACC_BITS)
     sub = saturate_signed(sub_raw, ACC_BITS)
     ee = _i64(acc_ee)
     sat += count_outside_signed(ee, ACC_BITS)
     num = saturate_signed(ee, ACC_BITS) - sub
-    if variant == "subtractive":
+    if variant == "subtractive":  # no gains: g_I, g_E, b_E are None in this variant
         return EIStepFixed(num, payload, num, np.ones_like(num), sat, 0)
     if variant != "divisive":
         raise GraphError(f"unknown E-I variant {variant!r}")
+    g_lo, g_hi = GAIN_EXP_RANGE
+    if not g_lo <= g_i_exp <= g_hi:
+        raise OverflowBoundError(f"E-I g_i_exp={g_i_exp} outside [{g_lo}, {g_hi}]")
+    if count_outside_unsigned(g_i, GAIN_BITS):
+        raise OverflowBoundError("E-I g_I outside unsigned 16 bits")
+    q_raw = scale_pow2(_per_unit(_i64(g_i), payload.ndim) * payload, g_i_exp)  # <= 40 bits
+    sat += count_outside_unsigned(q_raw, payload_bits)
+    q = saturate_unsigned(q_raw, payload_bits)
     d_raw = dense_accumulate(w_ei, q, w_ei_exp)
     sat += count_outside_signed(d_raw, ACC_BITS)
     den, alive = stabilise_denominator(saturate_signed(d_raw, ACC_BITS), stabilisation, floor)
