@@ -70,8 +70,8 @@ def conv_sum(x: np.ndarray, w: np.ndarray, stride, padding, groups: int) -> np.n
         big_x = int(np.abs(x).max(initial=0))
         if big_w * big_x * fan_in >= EXACT_FLOAT64:
             return arith.conv2d(x.astype(np.int64), w.astype(np.int64), stride, padding, groups)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    wt = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float64))
+    xt = torch.from_numpy(np.array(x, dtype=np.float64))  # copies: node arrays are read-only
+    wt = torch.from_numpy(np.array(w, dtype=np.float64))
     y = torch.nn.functional.conv2d(xt, wt, stride=stride, padding=padding, groups=groups)
     y = y.numpy()
     # exact by the bound above; rint only removes the float type
