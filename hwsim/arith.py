@@ -131,8 +131,14 @@ __all__ = [
     "EIStepFloat",
     "stabilise_denominator",
     "ei_divide_fixed",
+    "EIInhibitory",
+    "EIExcitatoryFixed",
+    "ei_inhibitory_fixed",
+    "ei_excitatory_fixed",
     "ei_step_fixed",
     "ei_step_float",
+    "ei_inhibitory_float",
+    "ei_excitatory_float",
     # readout
     "readout_accumulate",
     "spec_markdown",
@@ -927,6 +933,101 @@ def ei_divide_fixed(num, den, g_e, g_e_exp: int) -> np.ndarray:
     return trunc_div(prod, np.left_shift(den, -g_e_exp))  # den <= 24 + 24 = 48 bits
 
 
+class EIInhibitory(NamedTuple):
+    """The E-I circuit's inhibitory population in one step (:func:`ei_inhibitory_fixed`,
+    :func:`ei_inhibitory_float`): the subtractive ``payload`` ``p``, the ``divisive`` payload
+    ``q`` (None without ``g_I``, i.e. for the subtractive variant) and, fixed only, the
+    saturation events ``n_saturated``."""
+
+    payload: np.ndarray
+    divisive: np.ndarray | None
+    n_saturated: int = 0
+
+
+class EIExcitatoryFixed(NamedTuple):
+    """The E-I circuit's excitatory side in one fixed-point step (:func:`ei_excitatory_fixed`):
+    the fields of :class:`EIStepFixed` without the payload."""
+
+    current: np.ndarray
+    numerator: np.ndarray
+    denominator: np.ndarray
+    n_saturated: int
+    n_dead: int
+
+
+def ei_inhibitory_fixed(
+    acc_ie, *, g_i, g_i_exp: int, payload_exp: int, payload_bits: int
+) -> EIInhibitory:
+    """The inhibitory half of :func:`ei_step_fixed`: the two graded payloads every inhibitory
+    unit sends through ``W_EI`` (a Lava exporter runs this as the inhibitory population)::
+
+        p = fast_inhibitory_fixed(acc_ie, payload_exp, payload_bits)   unsigned payload_bits
+        q = sat_u( floor(g_I · p · 2**g_i_exp), payload_bits )         divisive payload
+
+    ``acc_ie [B, n_I, ...]``; ``g_i [n_I]`` unsigned 16-bit (None: no ``q``, the subtractive
+    variant), ``g_i_exp`` in ``GAIN_EXP_RANGE``; ``g_I · p`` is at most 40 bits.
+    """
+    p = fast_inhibitory_fixed(acc_ie, payload_exp, payload_bits)
+    if g_i is None:
+        return EIInhibitory(p.value, None, p.n_saturated)
+    g_lo, g_hi = GAIN_EXP_RANGE
+    if not g_lo <= g_i_exp <= g_hi:
+        raise OverflowBoundError(f"E-I g_i_exp={g_i_exp} outside [{g_lo}, {g_hi}]")
+    if count_outside_unsigned(g_i, GAIN_BITS):
+        raise OverflowBoundError("E-I g_I outside unsigned 16 bits")
+    payload = p.value
+    q_raw = scale_pow2(_per_unit(_i64(g_i), payload.ndim) * payload, g_i_exp)  # <= 40 bits
+    sat = p.n_saturated + count_outside_unsigned(q_raw, payload_bits)
+    return EIInhibitory(payload, saturate_unsigned(q_raw, payload_bits), sat)
+
+
+def ei_excitatory_fixed(
+    acc_ee,
+    sub_raw,
+    den_raw,
+    *,
+    g_e,
+    g_e_exp: int,
+    b_e,
+    variant: EIVariant,
+    stabilisation: Stabilisation,
+    floor: int = 0,
+) -> EIExcitatoryFixed:
+    """The excitatory half of :func:`ei_step_fixed`, from the E unit's three dendritic
+    accumulations ``acc_ee = W_EE x``, ``sub_raw = dense_accumulate(W_EI, p, w_ei_exp)`` and
+    ``den_raw = dense_accumulate(W_EI, q, w_ei_exp)`` (None for the subtractive variant)::
+
+        N   = sat_s(acc_ee, 24) - sat_s(sub_raw, 24)                     signed 25-bit
+        subtractive (readout variant):  current = N
+        divisive:  D_s, alive = stabilise_denominator(sat_s(den_raw, 24), stabilisation, floor)
+                   current = sat_s( where(alive, ei_divide_fixed(N, D_s, g_E, g_e_exp), 0)
+                                    + b_E, 24 )
+
+    A Lava exporter runs this as the excitatory population's process.
+    """
+    sub_raw = _i64(sub_raw)
+    sat = count_outside_signed(sub_raw, ACC_BITS)
+    sub = saturate_signed(sub_raw, ACC_BITS)
+    ee = _i64(acc_ee)
+    sat += count_outside_signed(ee, ACC_BITS)
+    num = saturate_signed(ee, ACC_BITS) - sub
+    if variant == "subtractive":
+        return EIExcitatoryFixed(num, num, np.ones_like(num), sat, 0)
+    if variant != "divisive":
+        raise GraphError(f"unknown E-I variant {variant!r}")
+    if den_raw is None:
+        raise GraphError("the divisive E-I variant needs the divisive accumulation (g_I)")
+    d_raw = _i64(den_raw)
+    sat += count_outside_signed(d_raw, ACC_BITS)
+    den, alive = stabilise_denominator(saturate_signed(d_raw, ACC_BITS), stabilisation, floor)
+    ratio = ei_divide_fixed(num, den, g_e, g_e_exp)
+    alive_b = alive.reshape((-1,) + (1,) * (num.ndim - 1))
+    cur_raw = np.where(alive_b, ratio, 0) + _per_unit(_i64(b_e), num.ndim)
+    sat += count_outside_signed(cur_raw, ACC_BITS)
+    current = saturate_signed(cur_raw, ACC_BITS)
+    return EIExcitatoryFixed(current, num, den, sat, int(np.count_nonzero(~alive)))
+
+
 def ei_step_fixed(
     acc_ee,
     acc_ie,
@@ -967,36 +1068,21 @@ def ei_step_fixed(
     hardware terms the inhibitory unit sends two graded payloads (``p`` and ``q``) through the
     same ``W_EI`` to two dendritic accumulators of the E unit, which divides once per step.
     """
-    p = fast_inhibitory_fixed(acc_ie, payload_exp, payload_bits)
-    sat = p.n_saturated
-    payload = p.value
-    sub_raw = dense_accumulate(w_ei, payload, w_ei_exp)
-    sat += count_outside_signed(sub_raw, ACC_BITS)
-    sub = saturate_signed(sub_raw, ACC_BITS)
-    ee = _i64(acc_ee)
-    sat += count_outside_signed(ee, ACC_BITS)
-    num = saturate_signed(ee, ACC_BITS) - sub
-    if variant == "subtractive":  # no gains: g_I, g_E, b_E are None in this variant
-        return EIStepFixed(num, payload, num, np.ones_like(num), sat, 0)
-    if variant != "divisive":
-        raise GraphError(f"unknown E-I variant {variant!r}")
-    g_lo, g_hi = GAIN_EXP_RANGE
-    if not g_lo <= g_i_exp <= g_hi:
-        raise OverflowBoundError(f"E-I g_i_exp={g_i_exp} outside [{g_lo}, {g_hi}]")
-    if count_outside_unsigned(g_i, GAIN_BITS):
-        raise OverflowBoundError("E-I g_I outside unsigned 16 bits")
-    q_raw = scale_pow2(_per_unit(_i64(g_i), payload.ndim) * payload, g_i_exp)  # <= 40 bits
-    sat += count_outside_unsigned(q_raw, payload_bits)
-    q = saturate_unsigned(q_raw, payload_bits)
-    d_raw = dense_accumulate(w_ei, q, w_ei_exp)
-    sat += count_outside_signed(d_raw, ACC_BITS)
-    den, alive = stabilise_denominator(saturate_signed(d_raw, ACC_BITS), stabilisation, floor)
-    ratio = ei_divide_fixed(num, den, g_e, g_e_exp)
-    alive_b = alive.reshape((-1,) + (1,) * (num.ndim - 1))
-    cur_raw = np.where(alive_b, ratio, 0) + _per_unit(_i64(b_e), num.ndim)
-    sat += count_outside_signed(cur_raw, ACC_BITS)
-    current = saturate_signed(cur_raw, ACC_BITS)
-    return EIStepFixed(current, payload, num, den, sat, int(np.count_nonzero(~alive)))
+    inh = ei_inhibitory_fixed(
+        acc_ie,
+        g_i=None if variant == "subtractive" else g_i,  # the subtractive variant has no gains
+        g_i_exp=g_i_exp,
+        payload_exp=payload_exp,
+        payload_bits=payload_bits,
+    )
+    sub_raw = dense_accumulate(w_ei, inh.payload, w_ei_exp)
+    den_raw = None if inh.divisive is None else dense_accumulate(w_ei, inh.divisive, w_ei_exp)
+    exc = ei_excitatory_fixed(
+        acc_ee, sub_raw, den_raw, g_e=g_e, g_e_exp=g_e_exp, b_e=b_e, variant=variant,
+        stabilisation=stabilisation, floor=floor,
+    )  # fmt: skip
+    sat = inh.n_saturated + exc.n_saturated
+    return EIStepFixed(exc.current, inh.payload, exc.numerator, exc.denominator, sat, exc.n_dead)
 
 
 def ei_step_float(
@@ -1023,15 +1109,52 @@ def ei_step_float(
     """
     i_ee, h_i = np.asarray(i_ee), np.asarray(h_i)
     w = np.asarray(w_ei, dtype=h_i.dtype)
-    i_sub = _mix(w, h_i)
+    inh = ei_inhibitory_float(h_i, g_i if variant == "divisive" else None)
+    i_sub = _mix(w, inh.payload)
+    d = None if inh.divisive is None else _mix(w, inh.divisive)
+    return ei_excitatory_float(
+        i_ee, i_sub, d, g_e=g_e, b_e=b_e, variant=variant, stabilisation=stabilisation,
+        floor=floor,
+    )  # fmt: skip
+
+
+def ei_inhibitory_float(h_i, g_i) -> EIInhibitory:
+    """The inhibitory half of :func:`ei_step_float`: ``payload = h_I`` (real-valued, as in
+    training) and ``divisive = g_I ⊙ h_I`` (None when ``g_i`` is None), in ``h_I``'s dtype."""
+    h_i = np.asarray(h_i)
+    if g_i is None:
+        return EIInhibitory(h_i, None)
+    return EIInhibitory(h_i, _per_unit(g_i, h_i.ndim).astype(h_i.dtype) * h_i)
+
+
+def ei_excitatory_float(
+    i_ee,
+    i_sub,
+    d,
+    *,
+    g_e,
+    b_e,
+    variant: EIVariant,
+    stabilisation: Stabilisation,
+    floor: float = 0.0,
+) -> EIStepFloat:
+    """The excitatory half of :func:`ei_step_float`, from ``I_EE``, ``I_sub = W_EI h_I`` and
+    ``D = W_EI (g_I ⊙ h_I)`` (None for the subtractive variant)::
+
+        subtractive:  current = I_EE - I_sub
+        divisive:     D_s, alive = stabilise_denominator(D, stabilisation, floor)
+                      current = where(alive, g_E ⊙ (I_EE - I_sub) / D_s, 0) + b_E
+    """
+    i_ee, i_sub = np.asarray(i_ee), np.asarray(i_sub)
     num = i_ee - i_sub
     if variant == "subtractive":
         return EIStepFloat(num, num, np.ones_like(num), 0)
     if variant != "divisive":
         raise GraphError(f"unknown E-I variant {variant!r}")
-    nd = h_i.ndim
-    d = _mix(w, _per_unit(g_i, nd).astype(h_i.dtype) * h_i)
-    den, alive = stabilise_denominator(d, stabilisation, floor)
+    if d is None:
+        raise GraphError("the divisive E-I variant needs the divisive accumulation (g_I)")
+    nd = num.ndim
+    den, alive = stabilise_denominator(np.asarray(d), stabilisation, floor)
     ratio = _per_unit(g_e, nd).astype(num.dtype) * num / den
     alive_b = alive.reshape((-1,) + (1,) * (nd - 1))
     current = np.where(alive_b, ratio, 0).astype(num.dtype) + _per_unit(b_e, nd).astype(num.dtype)
