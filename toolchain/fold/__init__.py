@@ -1,0 +1,29 @@
+"""Folding a trained torch network into a float hardware graph (DESIGN.md section 5).
+
+* :func:`fold_model` traces the module tree (dispatch table keyed by module type,
+  :mod:`toolchain.fold.trace`) and applies the passes of :mod:`toolchain.fold.passes`
+  (OSR/BatchNorm into weights, OTS threshold schedules, Dale check, E-I parameters, pools);
+* :func:`to_lava_timing` inserts the Delay nodes of Lava's one-step synapses;
+* :func:`check_design_rules` runs the per-target design rules (:mod:`toolchain.fold.rules`);
+* :func:`calibrate_floor` switches E-I circuits to a calibrated floor stabilisation;
+* :func:`fold_run` folds a run directory into ``graph.float.npz``.
+
+The reference is ``docs/folding.md``.
+"""
+
+from toolchain.fold.calibrate import calibrate_floor
+from toolchain.fold.rules import TARGETS, TargetLimits, check_design_rules
+from toolchain.fold.run import fold_run
+from toolchain.fold.timing import to_lava_timing
+from toolchain.fold.trace import FoldResult, fold_model
+
+__all__ = [
+    "FoldResult",
+    "TARGETS",
+    "TargetLimits",
+    "calibrate_floor",
+    "check_design_rules",
+    "fold_model",
+    "fold_run",
+    "to_lava_timing",
+]

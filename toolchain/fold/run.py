@@ -1,0 +1,45 @@
+"""``fold_run``: a trained run directory -> ``graph.float.npz`` (and ``fold.json``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from hwsim.io import save_graph
+from toolchain.fold.rules import check_design_rules
+from toolchain.fold.trace import FoldResult, fold_model
+
+__all__ = ["GRAPH_FLOAT", "FOLD_JSON", "fold_run"]
+
+GRAPH_FLOAT = "graph.float.npz"
+FOLD_JSON = "fold.json"
+
+
+def fold_run(run_dir: str | Path) -> FoldResult:
+    """Fold the trained model of ``run_dir`` (``toolchain.pipeline.load_trained``) with the
+    run's ``T`` and encoding, check the ``hwsim`` design rules, and write
+    ``run_dir/graph.float.npz`` and ``run_dir/fold.json`` (probes, rules, node count)."""
+    from toolchain.pipeline import CONFIG, load_trained
+    from toolchain.train import _atomic_write_text
+
+    run_dir = Path(run_dir)
+    model, cfg, data = load_trained(run_dir)
+    res = fold_model(model, data.in_shape, cfg.train.T, cfg.train.encoding, cfg.name)
+    digest = hashlib.sha256((run_dir / CONFIG).read_bytes()).hexdigest()[:16]
+    origin = dict(res.graph.metadata.origin)
+    origin.update(arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir))
+    meta = dataclasses.replace(res.graph.metadata, origin=origin)
+    graph = dataclasses.replace(res.graph, metadata=meta)
+    rules = check_design_rules(graph, "hwsim")
+    save_graph(graph, run_dir / GRAPH_FLOAT)
+    info = {
+        "graph": GRAPH_FLOAT,
+        "nodes": len(graph.nodes),
+        "T": graph.metadata.T,
+        "probes": res.probes,
+        "design_rules": {"target": "hwsim", "passed": rules},
+    }
+    _atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
+    return FoldResult(graph, res.probes)
