@@ -1,0 +1,99 @@
+"""``spikefold simulate GRAPH``: run a hardware graph in hwsim on a dataset's test split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="a hardware graph file (*.npz written by fold/quantize)")
+    p.add_argument("--dataset", default="digits", help="digits | mnist5k | mnist | ...")
+    p.add_argument("--data-root", help="directory of local dataset files (mnist, cifar10)")
+    p.add_argument("--n", type=int, help="first N test samples (default: all)")
+    p.add_argument(
+        "--timing",
+        choices=["ideal", "lava"],
+        help="timing mode (default: the graph's; 'lava' converts an ideal graph)",
+    )
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hwsim.errors import ConfigError
+    from hwsim.graph import LIF
+    from hwsim.io import load_graph
+    from hwsim.sim import simulate_dataset
+    from toolchain.data import load_dataset
+
+    graph = load_graph(args.graph)
+    if args.timing and args.timing != graph.metadata.timing:
+        if args.timing == "ideal":
+            raise ConfigError(f"{args.graph} is lava-timed; simulate it as is or re-fold")
+        from toolchain.fold import to_lava_timing
+
+        graph = to_lava_timing(graph)
+    (inp,) = graph.input_names()
+    if graph.nodes[inp].encoding == "spikes":
+        raise ConfigError(f"input {inp!r} takes spike trains; a dataset of frames cannot feed it")
+    data = load_dataset(args.dataset, root=args.data_root)
+    x, y = data.x_test[: args.n].numpy(), data.y_test[: args.n].numpy()
+    start = time.perf_counter()
+    res = simulate_dataset(
+        graph,
+        x,
+        args.batch_size,
+        generator=np.random.default_rng(args.seed),
+        progress=not args.no_progress,
+    )
+    wall = time.perf_counter() - start
+    n = len(y)
+    shapes = graph.shapes()
+    layers = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, LIF):
+            ev = res.events(name)
+            size = int(np.prod(shapes[name]))
+            layers[name] = {
+                "spikes_per_sample": ev / n,
+                "firing_rate": ev / (n * size * graph.metadata.T),
+                "neurons": size,
+            }
+    out = {
+        "graph": str(args.graph),
+        "format": graph.metadata.format,
+        "timing": graph.metadata.timing,
+        "dataset": args.dataset,
+        "samples": n,
+        "T": graph.metadata.T,
+        "steps": res.steps,
+        "accuracy": float(np.mean(res.predictions == y)),
+        "spikes_per_sample": sum(v["spikes_per_sample"] for v in layers.values()),
+        "layers": layers,
+        "overflow": res.overflow,
+        "wall_s": wall,
+        "sample_steps_per_s": n * res.steps / wall if wall > 0 else None,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(
+        f"{args.graph}: {out['format']}/{out['timing']}, T={out['T']} ({res.steps} steps), "
+        f"{n} {args.dataset} test samples"
+    )
+    print(f"accuracy {out['accuracy']:.2%}; {out['spikes_per_sample']:.1f} spikes per sample")
+    for name, v in layers.items():
+        print(
+            f"  {name:<16} {v['neurons']:>7} neurons  {v['spikes_per_sample']:>10.1f} "
+            f"spikes/sample  rate {v['firing_rate']:.4f}"
+        )
+    if res.overflow:
+        print(f"overflow events: {res.overflow}")
+    print(f"{wall:.2f} s ({out['sample_steps_per_s']:.0f} sample-steps/s)")
+    return 0

@@ -1,0 +1,208 @@
+"""Rungs 0 and 1 of the verification ladder on a trained model (DESIGN.md section 6).
+
+* :func:`record_torch` runs the torch eval network (multi-step) with forward hooks on the
+  probe modules of a fold (``FoldResult.probes``: graph node -> module name) and returns each
+  probed node's per-step output ``[T, B, ...]``;
+* :func:`run_rung0` feeds the same input sequences to torch and to the float graph and calls
+  :func:`hwsim.verify.rung0`; :func:`run_rung1` calls :func:`hwsim.verify.rung1`;
+* :func:`verify_run` does both on a run directory and writes ``verify.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hwsim.errors import ConfigError, VerificationError
+from hwsim.graph import HardwareGraph
+from hwsim.verify import RungResult, rung0, rung1, write_verify_json
+from models.base import reset_states, set_step_mode
+from toolchain.encoding import get_encoder
+
+__all__ = [
+    "GRAPH_FLOAT",
+    "GRAPH_FIXED",
+    "VERIFY_JSON",
+    "encode_sequence",
+    "record_torch",
+    "run_rung0",
+    "run_rung1",
+    "verify_run",
+]
+
+GRAPH_FLOAT = "graph.float.npz"
+GRAPH_FIXED = "graph.fixed.npz"
+VERIFY_JSON = "verify.json"
+FOLD_JSON = "fold.json"
+
+_TORCH_ENCODING = {"direct": "direct", "rate": "poisson"}
+
+
+def encode_sequence(
+    x: torch.Tensor, graph: HardwareGraph, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The input sequence ``[T, B, ...]`` the torch network sees for frames ``x [B, ...]``,
+    by the graph's Input encoding (``direct`` repeats the frame, ``rate`` draws Bernoulli
+    spikes with ``generator``, i.e. :mod:`toolchain.encoding`'s ``poisson``)."""
+    (name,) = graph.input_names()
+    enc = graph.nodes[name].encoding
+    if enc not in _TORCH_ENCODING:
+        raise ConfigError(f"input {name!r}: encoding {enc!r} takes spike trains, not frames")
+    return get_encoder(_TORCH_ENCODING[enc])(x, graph.metadata.T, generator=generator)
+
+
+@torch.no_grad()
+def record_torch(
+    model: nn.Module, x_seq: torch.Tensor, probes: Mapping[str, str]
+) -> dict[str, np.ndarray]:
+    """Run ``model`` (eval mode, multi-step, fresh state) on ``x_seq [T, B, ...]`` and return
+    ``{node: output of module probes[node] as float32 [T, B, ...]}``.
+
+    A probe may name a module applied to the merged ``[T*B, ...]`` batch (the module inside
+    a ``TimeDistributed``): its output is split back into ``[T, B, ...]``. A probe module
+    that does not exist or is not called exactly once raises :class:`VerificationError`.
+    The model's training flag is restored afterwards.
+    """
+    modules = dict(model.named_modules())
+    missing = sorted(set(probes.values()) - set(modules))
+    if missing:
+        raise VerificationError(f"probe modules {missing} are not in the model")
+    T, B = int(x_seq.shape[0]), int(x_seq.shape[1])
+    outs: dict[str, list[torch.Tensor]] = {n: [] for n in probes}
+    handles = []
+    for node, mod_name in probes.items():
+
+        def hook(_m, _inp, out, node=node):
+            outs[node].append(out.detach())
+
+        handles.append(modules[mod_name].register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        set_step_mode(model, "m")
+        reset_states(model)
+        model(x_seq)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    result = {}
+    for node, got in outs.items():
+        if len(got) != 1:
+            raise VerificationError(
+                f"probe {probes[node]!r} (node {node!r}) was called {len(got)} times in one "
+                "multi-step forward; expected once"
+            )
+        y = got[0]
+        if tuple(y.shape[:2]) != (T, B) and y.shape[0] == T * B:  # a merged [T*B, ...] call
+            y = y.reshape(T, B, *y.shape[1:])
+        if tuple(y.shape[:2]) != (T, B):
+            raise VerificationError(
+                f"probe {probes[node]!r} (node {node!r}) returned {tuple(y.shape)}, not [T, B, ...]"
+            )
+        result[node] = y.float().cpu().numpy()
+    return result
+
+
+def _batches(x: torch.Tensor, batch_size: int):
+    for s in range(0, x.shape[0], batch_size):
+        yield x[s : s + batch_size]
+
+
+def run_rung0(
+    model: nn.Module,
+    fold,
+    x: torch.Tensor,
+    *,
+    tie_tol: float | None = None,
+    batch_size: int = 256,
+    generator: torch.Generator | None = None,
+) -> RungResult:
+    """Rung 0 on frames ``x [N, ...]``: each batch is encoded once (``rate``: drawn with
+    ``generator``), run through torch with :func:`record_torch` on ``fold.probes``, and the
+    same sequence goes to :func:`hwsim.verify.rung0` with ``fold.graph``."""
+    graph: HardwareGraph = fold.graph
+    seqs, refs = [], {n: [] for n in fold.probes}
+    for xb in _batches(torch.as_tensor(x, dtype=torch.float32), batch_size):
+        seq = encode_sequence(xb, graph, generator)
+        for node, out in record_torch(model, seq, fold.probes).items():
+            refs[node].append(out)
+        seqs.append(seq.numpy())
+    seq_all = np.concatenate(seqs, axis=1)
+    ref_all = {n: np.concatenate(v, axis=1) for n, v in refs.items()}
+    return rung0(graph, seq_all, ref_all, tie_tol=tie_tol, batch_size=batch_size)
+
+
+def _graph(obj) -> HardwareGraph:
+    return obj if isinstance(obj, HardwareGraph) else obj.graph
+
+
+def run_rung1(
+    fold,
+    quant,
+    x,
+    y,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    max_accuracy_drop: float = 0.01,
+) -> RungResult:
+    """Rung 1: ``fold`` (a FoldResult or float graph) against ``quant`` (a QuantResult or
+    fixed graph) on frames ``x [N, ...]`` with labels ``y``; rate draws seeded by ``seed``."""
+    return rung1(
+        _graph(fold),
+        _graph(quant),
+        np.asarray(x, dtype=np.float64),
+        np.asarray(y),
+        batch_size=batch_size,
+        generator=np.random.default_rng(seed),
+        max_accuracy_drop=max_accuracy_drop,
+    )
+
+
+def verify_run(
+    run_dir: str | Path,
+    *,
+    n: int | None = None,
+    rungs: tuple[int, ...] = (0, 1),
+    batch_size: int = 256,
+    seed: int = 0,
+) -> list[RungResult]:
+    """Rungs 0 and 1 on the artifacts of a run directory: the trained model
+    (:func:`toolchain.pipeline.load_trained`), ``graph.float.npz`` with the probes of
+    ``fold.json`` (written by ``spikefold fold``) and ``graph.fixed.npz`` (``spikefold
+    quantize``), on the first ``n`` test samples (all by default). Writes
+    ``run_dir/verify.json`` (merged) and returns the results."""
+    import json
+
+    from hwsim.io import load_graph
+    from toolchain.fold import FoldResult
+    from toolchain.pipeline import load_trained
+
+    run_dir = Path(run_dir)
+    model, _cfg, data = load_trained(run_dir)
+    x, y = data.x_test[:n], data.y_test[:n]
+    need = {0: [GRAPH_FLOAT, FOLD_JSON], 1: [GRAPH_FLOAT, GRAPH_FIXED]}
+    for r in rungs:
+        for f in need.get(r, []):
+            if not (run_dir / f).exists():
+                stage = "fold" if f != GRAPH_FIXED else "quantize"
+                raise ConfigError(f"{run_dir / f} is missing: run `spikefold {stage}` first")
+    results = []
+    graph_float = load_graph(run_dir / GRAPH_FLOAT)
+    if 0 in rungs:
+        probes = json.loads((run_dir / FOLD_JSON).read_text(encoding="utf-8")).get("probes")
+        if not isinstance(probes, dict):
+            raise ConfigError(f"{run_dir / FOLD_JSON}: no 'probes' mapping; re-run the fold")
+        gen = torch.Generator().manual_seed(seed)
+        fold = FoldResult(graph_float, probes)
+        results.append(run_rung0(model, fold, x, batch_size=batch_size, generator=gen))
+    if 1 in rungs:
+        graph_fixed = load_graph(run_dir / GRAPH_FIXED)
+        results.append(run_rung1(graph_float, graph_fixed, x, y, batch_size=batch_size, seed=seed))
+    write_verify_json(run_dir / VERIFY_JSON, results)
+    return results
