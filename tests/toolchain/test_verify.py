@@ -104,7 +104,9 @@ def test_run_rung0_rate_encoding_shares_the_draws():
 def test_run_rung1_accepts_graphs():
     net = _model()
     g = _fold(net).graph
-    res = run_rung1(g, _fixed_twin(g), np.random.default_rng(0).random((20, 1, 4, 4)), np.zeros(20, int))
+    res = run_rung1(
+        g, _fixed_twin(g), np.random.default_rng(0).random((20, 1, 4, 4)), np.zeros(20, int)
+    )
     assert set(res.metrics) >= {"accuracy_float", "accuracy_fixed", "readout_correlation"}
 
 
