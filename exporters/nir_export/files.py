@@ -1,0 +1,63 @@
+"""NIR files (HDF5, via ``nir.write``/``nir.read``): written atomically, read with errors that
+name the file. HDF5 holds arrays and strings only; nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import nir
+
+from hwsim.errors import ExportError
+from hwsim.graph import HardwareGraph
+
+from .export import DEFAULT_DT, to_nir
+from .importer import from_nir
+
+__all__ = ["write_nir", "read_nir", "save_nir_graph", "load_nir_graph"]
+
+
+def save_nir_graph(nir_graph: nir.NIRGraph, path: str | os.PathLike) -> Path:
+    """Write a NIR graph to ``path`` atomically (a temporary file in the same directory,
+    ``fsync``, ``os.replace``): an interrupted write leaves any previous file intact."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        nir.write(tmp, nir_graph)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_nir_graph(path: str | os.PathLike) -> nir.NIRGraph:
+    """Read a NIR file (``nir.read``, type-checked); a missing, truncated or malformed file is
+    an :class:`ExportError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such NIR file")
+    try:
+        return nir.read(path)
+    except Exception as exc:  # h5py/nir raise OSError, KeyError, ValueError, AssertionError...
+        raise ExportError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from exc
+
+
+def write_nir(graph: HardwareGraph, path: str | os.PathLike, *, dt: float = DEFAULT_DT) -> Path:
+    """``to_nir(graph, dt=dt)`` written to ``path`` (conventionally ``model.nir``), atomically."""
+    return save_nir_graph(to_nir(graph, dt=dt), path)
+
+
+def read_nir(path: str | os.PathLike, **kwargs) -> HardwareGraph:
+    """The hardware graph of a NIR file: ``from_nir(load_nir_graph(path), **kwargs)``, errors
+    naming the file."""
+    try:
+        return from_nir(load_nir_graph(path), **kwargs)
+    except ExportError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ExportError(f"{path}: {exc}") from exc
