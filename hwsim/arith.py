@@ -105,6 +105,7 @@ __all__ = [
     "quantize_input",
     # synapses
     "dense_accumulate",
+    "dense_reduce",
     "conv2d",
     "conv_accumulate",
     "conv_reduce",
@@ -560,6 +561,13 @@ def dense_accumulate(weight, s, weight_exp: int = 0) -> np.ndarray:
     """
     w, x = _i64(weight), _i64(s)
     acc = np.moveaxis(np.tensordot(x, w, axes=([1], [1])), -1, 1)  # int64: exact integer sum
+    return dense_reduce(acc, weight_exp)
+
+
+def dense_reduce(acc, weight_exp: int = 0) -> np.ndarray:
+    """The reductions :func:`dense_accumulate` applies to the exact sum ``acc = Σ_j w_ij s_j``:
+    ``wrap32( floor(acc · 2**weight_exp) )``. Separate (like :func:`conv_reduce`) so that a
+    faster exact summation shares the one definition of the reductions."""
     return wrap_signed(scale_pow2(acc, weight_exp), LAVA_CHANNEL_BITS)
 
 

@@ -145,7 +145,9 @@ def encode_inputs(
             a = arith.quantize_input(a, node.scale, md.widths.input_bits)
         if node.encoding == "direct":
             a = np.broadcast_to(a, (md.T, *a.shape))
-        out[name] = a.astype(np.int64 if fixed else np.float64)
+        # order="C": astype of the broadcast view above would otherwise keep T innermost,
+        # and every step's slice would be strided (a 10x slower matrix product)
+        out[name] = a.astype(np.int64 if fixed else np.float64, order="C")
     return out
 
 

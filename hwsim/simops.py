@@ -8,11 +8,13 @@ shapes, and then called once per time step with the **sum of its inputs** for th
 * float graphs compute in float64 with the training semantics (``hwsim.arith``'s ``*_float``
   functions): the node's float32 arrays are widened once, exactly.
 * fixed graphs compute in int64 through ``hwsim.arith`` only; nothing here re-implements an
-  integer operation. The one shortcut: integer convolutions are summed by torch in float64
-  (:func:`conv_sum`), which is exact while every partial sum stays below ``2**53`` in
+  integer operation. The one shortcut: the exact integer sums ``Σ w·s`` of Dense and Conv
+  synapses are computed by BLAS/torch in float64 (:func:`dense_sum`, :func:`conv_sum`; numpy
+  has no BLAS for int64, ~10x slower) and then reduced by ``hwsim.arith.dense_reduce`` /
+  ``conv_reduce``. Float64 is exact while every partial sum stays below ``2**53`` in
   magnitude; the bound ``max|w| · max|x| · fan_in < 2**53`` is checked on every call and the
-  exact int64 ``hwsim.arith.conv2d`` is used when it does not hold (never in practice: 8-bit
-  weights and 24-bit payloads leave 21 bits of fan-in).
+  exact int64 sum is used when it does not hold (never in practice: 8-bit weights and 24-bit
+  payloads leave 21 bits of fan-in).
 
 Overflow and saturation events of the fixed format are counted per node in ``overflow``
 (names as in ``hwsim.arith``: ``act`` activations outside ``ACT_BITS``, ``fold`` currents
@@ -46,7 +48,7 @@ from hwsim.nodes import (
     SumPool2d,
 )
 
-__all__ = ["EXACT_FLOAT64", "Op", "OPS", "conv_sum", "make_op"]
+__all__ = ["EXACT_FLOAT64", "Op", "OPS", "conv_sum", "dense_sum", "make_op"]
 
 EXACT_FLOAT64 = 2**53
 """Integers up to this magnitude are exact in float64; a convolution summed in float64 is
@@ -76,6 +78,18 @@ def conv_sum(x: np.ndarray, w: np.ndarray, stride, padding, groups: int) -> np.n
     y = y.numpy()
     # exact by the bound above; rint only removes the float type
     return np.rint(y).astype(np.int64) if integer else y
+
+
+def dense_sum(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``Σ_j w_ij x_j`` for ``x [B, in]``, ``w [out, in]``: float64 for floats; for integers
+    the exact int64 sum, by a float64 BLAS product when ``max|w| · max|x| · in < 2**53``
+    (exact, as for :func:`conv_sum`), else by an int64 product."""
+    if w.dtype.kind not in "iu":
+        return x @ w.T
+    big = int(np.abs(w).max(initial=0)) * int(np.abs(x).max(initial=0)) * w.shape[1]
+    if big >= EXACT_FLOAT64:
+        return x.astype(np.int64) @ w.astype(np.int64).T
+    return np.rint(x.astype(np.float64) @ w.astype(np.float64).T).astype(np.int64)
 
 
 class Op:
@@ -150,7 +164,8 @@ class DenseOp(Op):
     def step(self, x, t, forced=None):
         if not self.fixed:
             return arith.dense_float(self.w, x, self.b)
-        a = arith.dense_accumulate(self.w, x, self.node.weight_exp)
+        # = arith.dense_accumulate(w, x, weight_exp), with the exact sum from BLAS
+        a = arith.dense_reduce(dense_sum(x, self.w), self.node.weight_exp)
         if self.b is not None:
             a = a + self.b
         self.count("acc", arith.count_outside_signed(a, arith.ACC_BITS))
@@ -268,7 +283,7 @@ class EICircuitOp(Op):
         if self.node.form == "conv":
             return _conv_acc(self, w, x, exp, self.conv)
         if self.fixed:
-            return arith.dense_accumulate(w, x, exp)
+            return arith.dense_reduce(dense_sum(x, w), exp)
         return arith.dense_float(w, x)
 
     def step(self, x, t, forced=None):

@@ -26,7 +26,7 @@ from hwsim.graph import (
     SumPool2d,
 )
 from hwsim.sim import encode_inputs, run_steps, simulate, simulate_dataset
-from hwsim.simops import conv_sum
+from hwsim.simops import conv_sum, dense_sum
 
 W8 = arith.FixedWidths()
 
@@ -360,6 +360,21 @@ def test_fixed_conv_fast_path_equals_conv_accumulate():
     big = rng.integers(2**40, 2**41, (1, 3, 5, 5))
     np.testing.assert_array_equal(conv_sum(big, w, 1, 0, 1), arith.conv2d(big, w, 1, 0, 1))
     np.testing.assert_array_equal(conv_sum(x, w, 1, 2, 1), arith.conv2d(x, w, 1, 2, 1))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), exp=st.integers(-8, 7), bits=st.integers(1, 24))
+def test_fixed_dense_fast_path_equals_dense_accumulate(seed, exp, bits):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), (3, 40))
+    w = 2 * rng.integers(-128, 128, (5, 40))
+    g = chain(Input((40,), "spikes"), Dense(w, None, weight_exp=exp), fmt="fixed", T=1)
+    r = run_steps(g, {"n0": x[None]}, record=["n1"])
+    np.testing.assert_array_equal(r.records["n1"][0], arith.dense_accumulate(w, x, exp))
+    big = rng.integers(2**45, 2**46, (2, 40))  # past 2**53: the int64 product is used
+    np.testing.assert_array_equal(
+        arith.dense_reduce(dense_sum(big, w)), arith.dense_accumulate(w, big)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
