@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "quantize": (None, "quantise a float hardware graph to the fixed-point format"),
     "simulate": ("toolchain.commands.simulate", "run a hardware graph in the hwsim simulator"),
     "verify": ("toolchain.commands.verify", "run the verification ladder on a run directory"),
-    "export": (None, "export a hardware graph to Lava, ONNX or NIR"),
+    "export": ("toolchain.commands.export", "export a hardware graph to Lava, ONNX or NIR"),
     "run-lava": (None, "run a hardware graph in Lava's simulator on test samples"),
     "report": (None, "write spikes/operations/energy reports for a run directory"),
 }
