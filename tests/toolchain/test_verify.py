@@ -158,3 +158,34 @@ def test_cli_verify_and_simulate(run_dir, capsys):
     assert sim["samples"] == 50 and 0.0 <= sim["accuracy"] <= 1.0 and sim["steps"] == 4
     assert main(["simulate", graph, "--n", "50", "--timing", "lava", "--no-progress"]) == 0
     assert "float32/lava" in capsys.readouterr().out
+
+
+ARCHS = {
+    "vgg_osr_ots": {"arch": "vgg", "layers": [8, "M", 16, "M"], "hidden": [32],
+                    "norm": "osr_ots", "T": 4, "neuron": {"online": True}},
+    "ei_mlp": {"arch": "ei_mlp", "hidden": [48, 24]},
+    "ei_vgg8": {"arch": "ei_vgg8", "width": 0.125},
+    "sew_resnet18": {"arch": "sew_resnet18", "width": 0.125, "norm": "bn"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(ARCHS))
+def test_rung0_on_folded_architectures(name):
+    """toolchain.fold's graphs of briefly trained nets pass rung 0 (no errors)."""
+    from models import build_model
+    from toolchain.data import load_dataset
+    from toolchain.fold import fold_model
+    from toolchain.train import TrainConfig, fit
+
+    torch.set_num_threads(1)
+    data = load_dataset("digits", limit=256)
+    model = build_model({**ARCHS[name], "in_shape": [1, 8, 8], "num_classes": 10})
+    online = "online" in str(ARCHS[name])
+    cfg = TrainConfig(epochs=1, T=4, progress=False, device="cpu",
+                      mode="online" if online else "bptt")  # fmt: skip
+    fit(model, data, cfg)
+    model.eval()
+    fold = fold_model(model, data.in_shape, 4, "direct", name)
+    res = run_rung0(model, fold, data.x_test[:64])
+    assert res.passed, res.summary()
+    assert sum(la.events_reference for la in res.layers.values()) > 0
