@@ -17,8 +17,8 @@ __all__ = ["COMMANDS", "main", "build_parser"]
 #: name -> (module path or None if not built yet, one-line help)
 COMMANDS: dict[str, tuple[str | None, str]] = {
     "train": ("toolchain.commands.train", "train a spiking network from a config file or flags"),
-    "fold": (None, "fold a trained checkpoint into a float hardware graph"),
-    "quantize": (None, "quantise a float hardware graph to the fixed-point format"),
+    "fold": ("toolchain.commands.fold", "fold a trained checkpoint into a float hardware graph"),
+    "quantize": ("toolchain.commands.quantize", "quantise a float hardware graph to fixed point"),
     "simulate": ("toolchain.commands.simulate", "run a hardware graph in the hwsim simulator"),
     "verify": ("toolchain.commands.verify", "run the verification ladder on a run directory"),
     "export": ("toolchain.commands.export", "export a hardware graph to Lava, ONNX or NIR"),

@@ -1,0 +1,23 @@
+"""``spikefold fold RUN_DIR``: trained run -> ``RUN_DIR/graph.float.npz`` (+ ``fold.json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory written by `spikefold train`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from toolchain.fold import fold_run
+
+    res = fold_run(args.run_dir)
+    g = res.graph
+    kinds: dict[str, int] = {}
+    for node in g.nodes.values():
+        kinds[node.kind] = kinds.get(node.kind, 0) + 1
+    print(json.dumps({"graph": f"{args.run_dir}/graph.float.npz", "T": g.metadata.T,
+                      "nodes": kinds}, indent=2))  # fmt: skip
+    return 0

@@ -1,0 +1,65 @@
+"""Calibration runs in hwsim: float ranges that the quantiser needs, and the saturation events
+of the quantised graph on the same data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from hwsim.graph import LIF, HardwareGraph, Readout
+from hwsim.sim import simulate
+
+__all__ = ["batches", "float_ranges", "saturation_counts"]
+
+
+def batches(graph: HardwareGraph, x, batch_size: int) -> Iterator[np.ndarray]:
+    """``x`` split along its sample axis (axis 1 for a ``spikes`` input, else 0)."""
+    x = np.asarray(x)
+    axis = 1 if graph.nodes[graph.input_names()[0]].encoding == "spikes" else 0
+    n = x.shape[axis]
+    for s in range(0, n, batch_size):
+        yield np.take(x, range(s, min(s + batch_size, n)), axis=axis)
+
+
+def float_ranges(
+    graph: HardwareGraph, x, batch_size: int = 256
+) -> tuple[dict[str, dict[str, float]], np.ndarray]:
+    """Per LIF and Readout node of a float graph, over the calibration data: ``i_max`` the
+    largest ``|I|`` of its summed input current, and for a LIF ``h_max`` the largest ``|H|``
+    (pre-reset potential), in real units; and the float predictions."""
+    targets = [n for n, v in graph.nodes.items() if isinstance(v, (LIF, Readout))]
+    feeds = {n: graph.predecessors(n) for n in targets}
+    rec = sorted(set(targets) | {p for ps in feeds.values() for p in ps})
+    out = {n: {"i_max": 0.0, "h_max": 0.0} for n in targets}
+    gen = np.random.default_rng(0)
+    preds = []
+    for xb in batches(graph, x, batch_size):
+        res = simulate(graph, xb, record=rec, generator=gen)
+        preds.append(res.predictions)
+        for n in targets:
+            cur = sum(res.records[p] for p in feeds[n])
+            out[n]["i_max"] = max(out[n]["i_max"], float(np.abs(cur).max(initial=0.0)))
+            if isinstance(graph.nodes[n], LIF):
+                h = np.abs(res.records[f"{n}/h"]).max(initial=0.0)
+                out[n]["h_max"] = max(out[n]["h_max"], float(h))
+    return out, np.concatenate(preds) if preds else np.zeros(0, np.int64)
+
+
+def saturation_counts(
+    graph: HardwareGraph, x, batch_size: int = 256
+) -> tuple[dict[str, dict[str, int]], np.ndarray]:
+    """Overflow and saturation events of a fixed graph on ``x`` (``hwsim.sim``'s counters:
+    ``act``, ``fold``, ``clip``, ``acc``, ``sat``; ``dead`` E-I samples are not overflows and
+    are left out), summed over the batches, and the predictions."""
+    total: dict[str, dict[str, int]] = {}
+    preds = []
+    gen = np.random.default_rng(0)
+    for xb in batches(graph, x, batch_size):
+        res = simulate(graph, xb, generator=gen)
+        preds.append(res.predictions)
+        for node, ev in res.overflow.items():
+            for k, v in ev.items():
+                if k != "dead" and v:
+                    total.setdefault(node, {})[k] = total.get(node, {}).get(k, 0) + int(v)
+    return total, np.concatenate(preds) if preds else np.zeros(0, np.int64)

@@ -1,0 +1,72 @@
+"""``quantize_run``: a run directory's ``graph.float.npz`` -> ``graph.fixed.npz`` and
+``quantize_report.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.errors import ConfigError
+from hwsim.io import load_graph, save_graph
+from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
+
+__all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run"]
+
+GRAPH_FIXED = "graph.fixed.npz"
+QUANTIZE_REPORT = "quantize_report.json"
+
+
+def quantize_run(
+    run_dir: str | Path,
+    weight_bits: int = 8,
+    allow_saturation: bool = False,
+    *,
+    calib_samples: int = 256,
+    payload_bits: int = 16,
+    input_bits: int = 8,
+    margin: float = DEFAULT_MARGIN,
+) -> QuantResult:
+    """Quantise ``run_dir/graph.float.npz`` (written by ``spikefold fold``) with the first
+    ``calib_samples`` training images of the run's dataset as calibration data; writes
+    ``run_dir/graph.fixed.npz`` and ``run_dir/quantize_report.json`` (settings, per-tensor
+    report, overflow analysis). Raises what :func:`quantize` raises; nothing is written then."""
+    from toolchain.config import RunConfig, load_config
+    from toolchain.fold.run import GRAPH_FLOAT
+    from toolchain.pipeline import CONFIG, load_run_data
+    from toolchain.train import _atomic_write_text
+
+    run_dir = Path(run_dir)
+    path = run_dir / GRAPH_FLOAT
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: run `spikefold fold {run_dir}` first")
+    if calib_samples < 1:
+        raise ConfigError(f"calib_samples must be >= 1, got {calib_samples}")
+    graph = load_graph(path)
+    data = load_run_data(RunConfig.from_dict(load_config(run_dir / CONFIG)))
+    calib = data.x_train[:calib_samples].numpy().astype(np.float64)
+    res = quantize(
+        graph,
+        calib,
+        weight_bits,
+        allow_saturation,
+        payload_bits=payload_bits,
+        input_bits=input_bits,
+        margin=margin,
+    )
+    save_graph(res.graph, run_dir / GRAPH_FIXED)
+    out = {
+        "graph": GRAPH_FIXED,
+        "settings": {
+            "weight_bits": weight_bits,
+            "payload_bits": payload_bits,
+            "input_bits": input_bits,
+            "allow_saturation": allow_saturation,
+            "margin": margin,
+            "calib_samples": int(len(calib)),
+        },
+        **res.to_dict(),
+    }
+    _atomic_write_text(run_dir / QUANTIZE_REPORT, json.dumps(out, indent=2, allow_nan=False))
+    return res
