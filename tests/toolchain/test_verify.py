@@ -189,3 +189,22 @@ def test_rung0_on_folded_architectures(name):
     res = run_rung0(model, fold, data.x_test[:64])
     assert res.passed, res.summary()
     assert sum(la.events_reference for la in res.layers.values()) > 0
+
+
+def test_cli_verify_rung1_after_quantize(run_dir, tmp_path, capsys):
+    import shutil
+
+    quantize = pytest.importorskip("toolchain.quantize")
+    from toolchain.cli import main
+
+    run_dir = shutil.copytree(run_dir, tmp_path / "r")  # the shared run stays unquantised
+    quantize.quantize_run(run_dir)
+    capsys.readouterr()
+    code = main(["verify", str(run_dir), "--n", "80"])
+    out = capsys.readouterr().out
+    assert "rung 0 PASS" in out and "rung 1 " in out
+    data = json.loads((run_dir / "verify.json").read_text())
+    r1 = data["rungs"]["1"]
+    assert code == (0 if r1["passed"] else 1)
+    assert r1["metrics"]["readout_correlation"] > 0.9
+    assert r1["metrics"]["prediction_agreement"] > 0.8
