@@ -89,8 +89,22 @@ class StepModel:
         ``[T, B, *shape]``; a dict by Input name for several inputs. Steps beyond ``T``
         (``lava`` timing) get zero frames. Bad inputs raise :class:`DataError`.
         """
+        return self.run_frames(self.encode(x, generator), record)
+
+    def encode(
+        self, x: np.ndarray | Mapping[str, np.ndarray], generator: np.random.Generator | None = None
+    ) -> dict[str, np.ndarray]:
+        """The per-step frames ``{input: [T, B, *shape]}`` (float64) :meth:`run` feeds: a
+        ``direct`` frame repeated (the model quantises it), ``spikes`` as given, ``rate``
+        drawn exactly as :func:`hwsim.sim.encode_inputs` draws (per input in graph order,
+        ``T`` draws of ``generator.random(shape) < p``; default ``default_rng(0)``)."""
+        return _encode(self.info, x, generator)
+
+    def run_frames(
+        self, frames: Mapping[str, np.ndarray], record: bool | Iterable[str] = False
+    ) -> OnnxRun:
+        """:meth:`run` on frames from :meth:`encode` (e.g. a slice of a batch's draws)."""
         info = self.info
-        frames = _encode(info, x, generator)
         first = info.inputs[0]
         batch = frames[first].shape[1]
         dtype = np.int64 if info.format == "fixed" else np.float64
@@ -138,11 +152,6 @@ def _shape(spec: list, batch: int) -> tuple[int, ...]:
 
 
 def _encode(info: ModelInfo, x, generator) -> dict[str, np.ndarray]:
-    """The frames ``{name: [T, B, *shape]}`` (float64) fed to the Input ops: a ``direct``
-    frame repeated (the model quantises it), ``spikes`` as given, ``rate`` drawn exactly as
-    :func:`hwsim.sim.encode_inputs` draws (per input in graph order, ``T`` draws of
-    ``generator.random(shape) < p``, default ``default_rng(0)``), so both see the same
-    spikes."""
     if not isinstance(x, Mapping):
         if len(info.inputs) != 1:
             raise DataError(f"the model has inputs {info.inputs}; pass x as a dict by name")
