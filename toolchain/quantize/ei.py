@@ -8,10 +8,11 @@ over the circuit's input range so that no intermediate saturates:
   bits);
 * payload ``p = floor(acc_ie · 2**payload_exp)``: the largest ``payload_exp <= 0`` whose worst
   case fits ``payload_bits``; ``s_p = s_ie · 2**-payload_exp``;
-* ``s_ee``: ``W_EE`` on its full grid, ``w_ee_exp <= 0`` the largest exponent whose worst
-  cases of ``acc_ee`` and of ``sub = W_EI p`` fit 24 bits; ``W_EI`` in units ``s_ee/s_p``
-  (``N = acc_ee - sub`` must be in one unit), its exponent picked by
-  ``hwsim.arith.quantize_weights``;
+* ``s_ee``: ``W_EE`` on its full grid, ``w_ee_exp`` the largest exponent whose worst cases
+  of ``acc_ee`` and of ``sub = W_EI p`` fit 24 bits; ``W_EI`` in units ``s_ee/s_p`` (``N =
+  acc_ee - sub`` must be in one unit), its exponent picked by ``hwsim.arith.quantize_weights``.
+  A positive ``w_ee_exp`` only shifts the exact sum left, and the finer ``s_ee`` keeps
+  ``W_EI``'s exponent off the bottom of its range (where its mantissas would lose bits);
 * ``s_q``: the divisive payload ``q = floor(g_I p 2**g_i_exp)`` uses all of ``payload_bits``
   at its worst case, and is coarsened until ``D = W_EI q`` fits 24 bits; ``s_D = s_ee s_q/s_p``;
 * given the layer scale ``s_a`` (the LIF's): ``g_E`` in units ``s_p/(s_q s_a)`` (16-bit
@@ -136,7 +137,7 @@ def plan_ei(
 
     # excitatory synapses and W_EI (sharing the unit s_ee), largest exponent that fits
     w_ei = np.asarray(node.w_ei, np.float64)
-    for e_ee in range(0, arith.WEIGHT_EXP_RANGE[0] - 1, -1):
+    for e_ee in range(arith.WEIGHT_EXP_RANGE[1], arith.WEIGHT_EXP_RANGE[0] - 1, -1):
         s_ee = u_ee * 2.0**-e_ee
         q_ee, err_ee = _weights(f"{name}.w_ee", w_ee, s_ee / s_in, weight_bits, e_ee)
         ee_lo, ee_hi = acc_bounds(q_ee.mantissa, in_lo, in_hi)
