@@ -32,6 +32,7 @@ from hwsim.errors import ExportError
 from hwsim.graph import (
     LIF,
     Add,
+    AvgPool2d,
     Conv2d,
     Delay,
     Dense,
@@ -200,97 +201,92 @@ class _Builder:
             node.attribute.append(helper.make_attribute(key, value, attr_type=typ))
         self.nodes.append(node)
 
-    # -- per kind -------------------------------------------------------------------------------
+    # -- per kind (dispatch table _KINDS below) ------------------------------------------------
     def add(self, name: str, node: Node) -> None:
-        shape = ["B", *self.shapes[name]]
+        try:
+            handler = _KINDS[type(node)]
+        except KeyError:  # every kind of hwsim.nodes has an entry; a new kind must get one
+            raise ExportError(f"node {name!r}: no ONNX export for node kind {node.kind}") from None
+        handler(self, name, node, ["B", *self.shapes[name]])
+        self.outputs.append(self.vi(name, ["B", *self.shapes[name]]))
+
+    def input_(self, name: str, node: Input, shape: list) -> None:
+        frame = f"{name}/x"
+        self.inputs.append(self.vi(frame, shape, TensorProto.DOUBLE))
         widths = self.graph.metadata.widths
-        if isinstance(node, Input):
-            frame = f"{name}/x"
-            self.inputs.append(self.vi(frame, shape, TensorProto.DOUBLE))
-            bits = widths.input_bits if widths is not None else 0
-            scale = self.param(name, "scale", float(node.scale))
-            self.custom("Input", name, [frame, scale], [name], encoding=node.encoding, bits=bits)
-        elif isinstance(node, (Dense, Conv2d)):
-            ins = [
-                self.source(name),
-                self.param(name, "weight", node.weight),
-                self.param(name, "bias", node.bias),
-            ]
-            attrs = {"weight_exp": int(node.weight_exp)}
-            if isinstance(node, Conv2d):
-                attrs |= _conv_attrs(node.stride, node.padding, node.groups)
-            self.custom(node.kind, name, ins, [name], **attrs)
-        elif isinstance(node, SumPool2d):  # and AvgPool2d
-            stride = [] if node.stride is None else list(node.stride)
-            src = self.graph.predecessors(name)[0]
-            self.custom(
-                node.kind, name, [src], [name], kernel_shape=list(node.kernel), strides=stride
-            )
-        elif isinstance(node, Flatten):
-            self.custom("Flatten", name, [self.graph.predecessors(name)[0]], [name])
-        elif isinstance(node, LIF):
-            v, v_next = self.state(name, "v", shape)
-            ins = [
-                self.summed(name),
-                v,
-                "t",
-                self.param(name, "decay", node.decay),
-                self.param(name, "threshold", node.threshold),
-                self.param(name, "bias", node.bias),
-            ]
-            self.custom(
-                "LIF",
-                name,
-                ins,
-                [name, v_next, f"{name}/h"],
-                reset=node.reset,
-                bias_exp=int(node.bias_exp),
-                t_offset=self.offsets[name],
-            )
-            self.outputs.append(self.vi(f"{name}/h", shape))
-        elif isinstance(node, FastInhibitory):
-            self.custom(
-                "FastInhibitory", name, [self.summed(name)], [name], **_payload_attrs(node, widths)
-            )
-        elif isinstance(node, EICircuit):
-            p = lambda f: self.param(name, f, getattr(node, f))  # noqa: E731
-            ins = [
-                self.source(name),
-                p("w_ee"),
-                p("w_ie"),
-                p("w_ei"),
-                p("g_i"),
-                p("g_e"),
-                p("b_e"),
-                p("floor"),
-            ]
-            attrs = dict(variant=node.variant, stabilisation=node.stabilisation)
+        bits = widths.input_bits if widths is not None else 0
+        scale = self.param(name, "scale", float(node.scale))
+        self.custom("Input", name, [frame, scale], [name], encoding=node.encoding, bits=bits)
+
+    def synapse(self, name: str, node: Dense | Conv2d, shape: list) -> None:
+        w, b = self.param(name, "weight", node.weight), self.param(name, "bias", node.bias)
+        attrs = {"weight_exp": int(node.weight_exp)}
+        if isinstance(node, Conv2d):
             attrs |= _conv_attrs(node.stride, node.padding, node.groups)
-            attrs |= {
-                f"{w}_exp": int(getattr(node, f"{w}_exp"))
-                for w in ("w_ee", "w_ie", "w_ei", "g_i", "g_e")
-            }
-            attrs |= _payload_attrs(node.inhibitory, widths)
-            self.custom("EICircuit", name, ins, [name], **attrs)
-        elif isinstance(node, Add):
-            self.custom("Add", name, [self.summed(name)], [name])
-        elif isinstance(node, Delay):
-            buf, buf_next = self.state(name, "buf", [node.steps, *shape])
-            src = self.graph.predecessors(name)[0]
-            self.custom("Delay", name, [src, buf], [name, buf_next], steps=int(node.steps))
-        elif isinstance(node, Readout):
-            total, total_next = self.state(name, "total", shape)
-            self.custom(
-                "Readout",
-                name,
-                [self.summed(name), total, "t"],
-                [name, total_next],
-                t_offset=self.offsets[name],
-                window=self.graph.metadata.T,
-            )
-        else:  # every kind of hwsim.nodes is handled above; a new one must be added here
-            raise ExportError(f"node {name!r}: no ONNX export for node kind {node.kind}")
-        self.outputs.append(self.vi(name, shape))
+        self.custom(node.kind, name, [self.source(name), w, b], [name], **attrs)
+
+    def pool(self, name: str, node: SumPool2d, shape: list) -> None:  # and AvgPool2d
+        stride = [] if node.stride is None else list(node.stride)
+        src = self.graph.predecessors(name)[0]
+        self.custom(node.kind, name, [src], [name], kernel_shape=list(node.kernel), strides=stride)
+
+    def flatten(self, name: str, node: Flatten, shape: list) -> None:
+        self.custom("Flatten", name, [self.graph.predecessors(name)[0]], [name])
+
+    def lif(self, name: str, node: LIF, shape: list) -> None:
+        v, v_next = self.state(name, "v", shape)
+        ins = [self.summed(name), v, "t"] + [
+            self.param(name, f, getattr(node, f)) for f in ("decay", "threshold", "bias")
+        ]
+        outs = [name, v_next, f"{name}/h"]
+        attrs = {"reset": node.reset, "bias_exp": int(node.bias_exp)}
+        self.custom("LIF", name, ins, outs, t_offset=self.offsets[name], **attrs)
+        self.outputs.append(self.vi(f"{name}/h", shape))
+
+    def fast_inhibitory(self, name: str, node: FastInhibitory, shape: list) -> None:
+        attrs = _payload_attrs(node, self.graph.metadata.widths)
+        self.custom("FastInhibitory", name, [self.summed(name)], [name], **attrs)
+
+    def ei_circuit(self, name: str, node: EICircuit, shape: list) -> None:
+        fields = ("w_ee", "w_ie", "w_ei", "g_i", "g_e", "b_e", "floor")
+        ins = [self.source(name)] + [self.param(name, f, getattr(node, f)) for f in fields]
+        attrs = dict(variant=node.variant, stabilisation=node.stabilisation)
+        attrs |= _conv_attrs(node.stride, node.padding, node.groups)
+        for w in ("w_ee", "w_ie", "w_ei", "g_i", "g_e"):
+            attrs[f"{w}_exp"] = int(getattr(node, f"{w}_exp"))
+        attrs |= _payload_attrs(node.inhibitory, self.graph.metadata.widths)
+        self.custom("EICircuit", name, ins, [name], **attrs)
+
+    def residual_add(self, name: str, node: Add, shape: list) -> None:
+        self.custom("Add", name, [self.summed(name)], [name])
+
+    def delay(self, name: str, node: Delay, shape: list) -> None:
+        buf, buf_next = self.state(name, "buf", [node.steps, *shape])
+        src = self.graph.predecessors(name)[0]
+        self.custom("Delay", name, [src, buf], [name, buf_next], steps=int(node.steps))
+
+    def readout(self, name: str, node: Readout, shape: list) -> None:
+        total, total_next = self.state(name, "total", shape)
+        ins, outs = [self.summed(name), total, "t"], [name, total_next]
+        window = self.graph.metadata.T
+        self.custom("Readout", name, ins, outs, t_offset=self.offsets[name], window=window)
+
+
+_KINDS = {
+    Input: _Builder.input_,
+    Dense: _Builder.synapse,
+    Conv2d: _Builder.synapse,
+    SumPool2d: _Builder.pool,
+    AvgPool2d: _Builder.pool,
+    Flatten: _Builder.flatten,
+    LIF: _Builder.lif,
+    FastInhibitory: _Builder.fast_inhibitory,
+    EICircuit: _Builder.ei_circuit,
+    Add: _Builder.residual_add,
+    Delay: _Builder.delay,
+    Readout: _Builder.readout,
+}
+"""Node kind -> the builder method that emits its ONNX node (keyed by exact type)."""
 
 
 def _conv_attrs(stride, padding, groups) -> dict:

@@ -283,76 +283,98 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return out
 
 
-def _node(node: onnx.NodeProto, r: _Reader, widths, fail) -> Node:
-    kind = KIND_FOR_OP[node.op_type]
-    a = _attrs(node)
-    missing = set(OPS[node.op_type].attributes) - set(a)
-    if missing or len(node.input) != len(OPS[node.op_type].inputs):
-        raise fail(f"node {node.name!r}: {node.op_type} lacks attributes/inputs {sorted(missing)}")
+class _NodeReader:
+    """One custom node's hardware node: a method per op, chosen by :data:`_OPS_READ`."""
 
-    def pads():
-        p = list(a["pads"])
-        if len(p) != 4 or p[:2] != p[2:]:
-            raise fail(f"node {node.name!r}: pads {p} are not symmetric [ph, pw, ph, pw]")
-        return (p[0], p[1])
-
-    def bits(name: str, expect: int) -> None:
-        if a[name] != expect:
+    def __init__(self, node: onnx.NodeProto, r: _Reader, widths, fail) -> None:
+        self.node, self.r, self.widths, self.fail = node, r, widths, fail
+        self.a = _attrs(node)
+        op = OPS[node.op_type]
+        missing = set(op.attributes) - set(self.a)
+        if missing or len(node.input) != len(op.inputs):
             raise fail(
-                f"node {node.name!r}: {name}={a[name]} disagrees with the metadata ({expect})"
+                f"node {node.name!r}: {node.op_type} lacks attributes/inputs {sorted(missing)}"
             )
 
-    fixed = widths is not None
-    if kind == "Input":
-        frame = r.inputs.get(node.input[0])
+    def read(self) -> Node:
+        return _OPS_READ[self.node.op_type](self)
+
+    def pads(self) -> tuple[int, int]:
+        p = list(self.a["pads"])
+        if len(p) != 4 or p[:2] != p[2:]:
+            raise self.fail(f"node {self.node.name!r}: pads {p} are not symmetric [ph, pw, ph, pw]")
+        return (p[0], p[1])
+
+    def bits(self, name: str, field: str) -> None:
+        """An attribute restating a width of the metadata (0 in a float model) must agree."""
+        expect = 0 if self.widths is None else getattr(self.widths, field)
+        if self.a[name] != expect:
+            raise self.fail(
+                f"node {self.node.name!r}: {name}={self.a[name]} disagrees with the metadata "
+                f"({expect})"
+            )
+
+    def input_(self) -> Node:
+        frame = self.r.inputs.get(self.node.input[0])
         if frame is None or not frame.type.tensor_type.HasField("shape"):
-            raise fail(f"node {node.name!r}: its frame {node.input[0]!r} is not a typed input")
+            raise self.fail(f"node {self.node.name!r}: its frame is not a typed graph input")
         shape = tuple(d.dim_value for d in frame.type.tensor_type.shape.dim[1:])
-        bits("bits", widths.input_bits if fixed else 0)
-        return Input(shape, a["encoding"], scale=float(r.scalar(node, 1)))
-    if kind == "Dense":
-        return Dense(r.array(node, 1), r.array(node, 2), weight_exp=a["weight_exp"])
-    if kind == "Conv2d":
-        return Conv2d(
-            r.array(node, 1),
-            r.array(node, 2),
-            stride=tuple(a["strides"]),
-            padding=pads(),
-            groups=a["group"],
-            weight_exp=a["weight_exp"],
-        )
-    if kind in ("SumPool2d", "AvgPool2d"):
-        stride = tuple(a["strides"]) if a["strides"] else None
-        cls = SumPool2d if kind == "SumPool2d" else AvgPool2d
-        return cls(tuple(a["kernel_shape"]), stride)
-    if kind == "Flatten":
-        return Flatten()
-    if kind == "LIF":
-        return LIF(
-            r.scalar(node, 3),
-            r.scalar(node, 4, allow_array=True),
-            a["reset"],
-            r.array(node, 5),
-            bias_exp=a["bias_exp"],
-        )
-    if kind == "FastInhibitory":
-        bits("payload_bits", widths.payload_bits if fixed else 0)
-        return FastInhibitory(payload_exp=a["payload_exp"])
-    if kind == "EICircuit":
-        bits("payload_bits", widths.payload_bits if fixed else 0)
-        ws = [r.array(node, k) for k in range(1, 7)]
+        self.bits("bits", "input_bits")
+        return Input(shape, self.a["encoding"], scale=float(self.r.scalar(self.node, 1)))
+
+    def dense(self) -> Node:
+        w, b = self.r.array(self.node, 1), self.r.array(self.node, 2)
+        return Dense(w, b, weight_exp=self.a["weight_exp"])
+
+    def conv(self) -> Node:
+        w, b, a = self.r.array(self.node, 1), self.r.array(self.node, 2), self.a
+        return Conv2d(w, b, tuple(a["strides"]), self.pads(), a["group"], a["weight_exp"])
+
+    def pool(self) -> Node:
+        cls = SumPool2d if self.node.op_type == "SumPool2d" else AvgPool2d
+        stride = tuple(self.a["strides"]) if self.a["strides"] else None
+        return cls(tuple(self.a["kernel_shape"]), stride)
+
+    def lif(self) -> Node:
+        r, n = self.r, self.node
+        th = r.scalar(n, 4, allow_array=True)
+        return LIF(r.scalar(n, 3), th, self.a["reset"], r.array(n, 5), self.a["bias_exp"])
+
+    def fast_inhibitory(self) -> Node:
+        self.bits("payload_bits", "payload_bits")
+        return FastInhibitory(payload_exp=self.a["payload_exp"])
+
+    def ei_circuit(self) -> Node:
+        self.bits("payload_bits", "payload_bits")
+        a = self.a
+        w_ee, w_ie, w_ei, g_i, g_e, b_e = (self.r.array(self.node, k) for k in range(1, 7))
         exps = {f"{w}_exp": a[f"{w}_exp"] for w in ("w_ee", "w_ie", "w_ei", "g_i", "g_e")}
-        return EICircuit(*ws[:3], FastInhibitory(payload_exp=a["payload_exp"]), *ws[3:],
-                         variant=a["variant"], stabilisation=a["stabilisation"],
-                         floor=r.scalar(node, 7), stride=tuple(a["strides"]), padding=pads(),
-                         groups=a["group"], **exps)  # fmt: skip
-    if kind == "Add":
-        return Add()
-    if kind == "Delay":
-        return Delay(a["steps"])
-    if kind == "Readout":
-        return Readout()
-    raise fail(f"node {node.name!r}: no import for {node.op_type}")  # pragma: no cover
+        inh = FastInhibitory(payload_exp=a["payload_exp"])
+        return EICircuit(
+            w_ee, w_ie, w_ei, inh, g_i, g_e, b_e, variant=a["variant"],
+            stabilisation=a["stabilisation"], floor=self.r.scalar(self.node, 7),
+            stride=tuple(a["strides"]), padding=self.pads(), groups=a["group"], **exps,
+        )  # fmt: skip
+
+
+_OPS_READ = {
+    "Input": _NodeReader.input_,
+    "Dense": _NodeReader.dense,
+    "Conv2d": _NodeReader.conv,
+    "SumPool2d": _NodeReader.pool,
+    "AvgPool2d": _NodeReader.pool,
+    "FlattenCHW": lambda _: Flatten(),
+    "LIF": _NodeReader.lif,
+    "FastInhibitory": _NodeReader.fast_inhibitory,
+    "EICircuit": _NodeReader.ei_circuit,
+    "ResidualAdd": lambda _: Add(),
+    "Delay": lambda rd: Delay(rd.a["steps"]),
+    "Readout": lambda _: Readout(),
+}
+"""Op name -> how its node becomes a hardware node (every op but Latency)."""
+
+if set(_OPS_READ) | {"Latency"} != set(OPS):  # a new op needs its reader
+    raise ImportError("exporters.onnx.importer does not read every ai.spikefold op")
 
 
 def _rebuild(model: onnx.ModelProto, meta: dict, fail) -> HardwareGraph:
@@ -384,7 +406,7 @@ def _rebuild(model: onnx.ModelProto, meta: dict, fail) -> HardwareGraph:
         if node.name in nodes:
             raise fail(f"node name {node.name!r} appears twice")
         try:
-            nodes[node.name] = _node(node, r, widths, fail)
+            nodes[node.name] = _NodeReader(node, r, widths, fail).read()
         except (GraphError, TypeError, ValueError) as e:
             if isinstance(e, ExportError):
                 raise
