@@ -199,6 +199,16 @@ def test_avgpool_becomes_sumpool_and_its_quarter_moves_into_the_next_weights():
     assert agree > 0.97
 
 
+def test_target_lava_keeps_conv_weight_exp_zero():
+    g = _vgg_graph()
+    res = quantize(g, X, 8, target="lava", input_bits=5)
+    convs = [n for n in res.graph.nodes.values() if isinstance(n, Conv2d)]
+    assert convs and all(c.weight_exp == 0 for c in convs)
+    assert res.report["target"] == "lava"
+    with pytest.raises(QuantizationError, match="unknown target"):
+        quantize(g, X, 8, target="loihi9")
+
+
 def test_ots_schedules_become_per_step_vth():
     res = quantize(_vgg_graph(), X, 8)
     node = res.graph.nodes["block1.lif"]

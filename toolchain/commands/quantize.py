@@ -18,6 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--payload-bits", type=int, default=16, help="E-I graded payload bits (<=24)")
     p.add_argument("--input-bits", type=int, default=8, help="direct input bits")
     p.add_argument("--calib-samples", type=int, default=256, help="training images to calibrate")
+    p.add_argument(
+        "--target",
+        default="hwsim",
+        choices=["hwsim", "lava", "onnx"],
+        help="lava: Conv2d layers keep weight_exp=0 (Lava's Conv ignores it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         calib_samples=args.calib_samples,
         payload_bits=args.payload_bits,
         input_bits=args.input_bits,
+        target=args.target,
     )
     worst = max((t["err_max_steps"] for t in res.report["tensors"].values()), default=0.0)
     print(json.dumps({

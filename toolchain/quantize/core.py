@@ -51,6 +51,7 @@ from hwsim.graph import (
     SumPool2d,
     latency,
 )
+from toolchain.fold.rules import LIMITS, check_design_rules
 from toolchain.quantize.calib import float_ranges, saturation_counts
 from toolchain.quantize.checks import Check
 from toolchain.quantize.ei import EIPlan, finish_ei, plan_ei
@@ -129,8 +130,9 @@ def _compact_bias(shape: tuple[int, ...], b: np.ndarray) -> np.ndarray:
 
 
 class _Quantizer:
-    def __init__(self, g, x, stats, widths, allow, margin):
+    def __init__(self, g, x, stats, widths, allow, margin, limits):
         self.g, self.x, self.stats, self.w = g, x, stats, widths
+        self.limits = limits
         self.allow, self.margin = allow, float(margin)
         self.scale: dict[str, float] = {}
         self.rng: dict[str, tuple[int, int]] = {}
@@ -272,6 +274,8 @@ class _Quantizer:
                 units = float(np.min(node.threshold)) / u0
                 if units < VTH_TARGET:
                     e_cap = min(arith.WEIGHT_EXP_RANGE[1], math.ceil(math.log2(VTH_TARGET / units)))
+            if isinstance(self.g.nodes[lead], Conv2d) and self.limits.conv_weight_exp_zero:
+                return [(0, u0)]  # the target's Conv ignores weight_exp
             return [(e, u0 * 2.0**-e) for e in range(e_cap, arith.WEIGHT_EXP_RANGE[0] - 1, -1)]
         # only divisive E-I circuits: a continuous scale from threshold and calibrated ranges
         st = self.stats[name]
@@ -292,8 +296,14 @@ class _Quantizer:
             plans.append(plan)
         usable = [p for p in plans if not p.hard]
         if not usable:
+            pinned = (
+                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer input_bits "
+                "coarsen a first layer)"
+                if len(cands) == 1 and cands[0][0] == 0
+                else ""
+            )
             raise QuantizationError(
-                f"layer {name!r}: no scale represents it: {'; '.join(plans[-1].hard)}"
+                f"layer {name!r}: no scale represents it: {'; '.join(plans[-1].hard)}{pinned}"
             )
         if not self.allow:
             worst = usable[-1]  # the coarsest scale: the most favourable for overflow
@@ -302,7 +312,7 @@ class _Quantizer:
                 f"layer {name!r} can overflow at every scale that keeps its weights and "
                 f"threshold representable (coarsest weight_exp={worst.exp}): {what}. "
                 "Pass allow_saturation=True to scale it on calibration data and count "
-                "saturations instead"
+                "saturations instead (or fewer input_bits for a first layer)"
             )
         for e, s_a in cands:
             plan = self._evaluate(name, node, preds, eis, s_a, e, "calibrated")
@@ -458,6 +468,7 @@ def quantize(
     input_bits: int = 8,
     margin: float = DEFAULT_MARGIN,
     batch_size: int = 256,
+    target: str = "hwsim",
 ) -> QuantResult:
     """Quantise a float graph to the fixed format of :mod:`hwsim.arith` (module docstring).
 
@@ -465,10 +476,12 @@ def quantize(
     *shape]``, or a ``[T, N, ...]`` spike train); it sets the direct input's scale (its
     largest magnitude maps to the top of ``input_bits``; the static bounds assume inputs in
     the calibration range), the E-I current ranges, and gives the saturation counts of the
-    quantised graph. ``weight_bits`` 2..8. Raises :class:`OverflowBoundError` naming the layer
-    when a worst-case bound exceeds its width at every usable scale, or when the calibration
-    run saturates, unless ``allow_saturation``; :class:`QuantizationError` for values without
-    a fixed form.
+    quantised graph. ``weight_bits`` 2..8. ``target`` (``hwsim`` | ``lava`` | ``onnx``, see
+    :mod:`toolchain.fold.rules`): for ``lava`` every Conv2d keeps ``weight_exp = 0`` (Lava's
+    Conv ignores it) and the result must pass the target's design rules. Raises
+    :class:`OverflowBoundError` naming the layer when a worst-case bound exceeds its width at
+    every usable scale, or when the calibration run saturates, unless ``allow_saturation``;
+    :class:`QuantizationError` for values without a fixed form; :class:`DesignRuleError`.
     """
     if graph_float.metadata.format != "float32":
         raise QuantizationError("quantize takes a float graph (metadata.format 'float32')")
@@ -478,9 +491,11 @@ def quantize(
         raise QuantizationError("; ".join(bad))
     if not margin >= 1.0:
         raise QuantizationError(f"margin must be >= 1, got {margin}")
+    if target not in LIMITS:
+        raise QuantizationError(f"unknown target {target!r}; valid: {sorted(LIMITS)}")
     x = np.asarray(calib_inputs)
     stats, float_pred = float_ranges(graph_float, x, batch_size)
-    q = _Quantizer(graph_float, x, stats, widths, bool(allow_saturation), margin)
+    q = _Quantizer(graph_float, x, stats, widths, bool(allow_saturation), margin, LIMITS[target])
     q.run()
     md = graph_float.metadata
     origin = dict(md.origin, quantized=f"{weight_bits}-bit weights")
@@ -490,6 +505,7 @@ def quantize(
     )  # fmt: skip
     nodes = {n: q.fixed[n] for n in graph_float.nodes}
     graph = HardwareGraph(nodes, graph_float.edges, meta)
+    check_design_rules(graph, target)
     sat, fixed_pred = saturation_counts(graph, x, batch_size)
     n_samples = int(len(fixed_pred))
     overflow = {
@@ -514,6 +530,7 @@ def quantize(
         )
     agree = float(np.mean(float_pred == fixed_pred)) if n_samples else float("nan")
     report = {
+        "target": target,
         "weight_bits": weight_bits,
         "payload_bits": payload_bits,
         "input_bits": input_bits,

@@ -27,6 +27,7 @@ def quantize_run(
     payload_bits: int = 16,
     input_bits: int = 8,
     margin: float = DEFAULT_MARGIN,
+    target: str = "hwsim",
 ) -> QuantResult:
     """Quantise ``run_dir/graph.float.npz`` (written by ``spikefold fold``) with the first
     ``calib_samples`` training images of the run's dataset as calibration data; writes
@@ -54,6 +55,7 @@ def quantize_run(
         payload_bits=payload_bits,
         input_bits=input_bits,
         margin=margin,
+        target=target,
     )
     save_graph(res.graph, run_dir / GRAPH_FIXED)
     out = {
@@ -64,6 +66,7 @@ def quantize_run(
             "input_bits": input_bits,
             "allow_saturation": allow_saturation,
             "margin": margin,
+            "target": target,
             "calib_samples": int(len(calib)),
         },
         **res.to_dict(),
