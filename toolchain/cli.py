@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "verify": ("toolchain.commands.verify", "run the verification ladder on a run directory"),
     "export": ("toolchain.commands.export", "export a hardware graph to Lava, ONNX or NIR"),
     "run-lava": (None, "run a hardware graph in Lava's simulator on test samples"),
-    "report": (None, "write spikes/operations/energy reports for a run directory"),
+    "report": ("toolchain.commands.report", "write spikes/operations/energy reports of a run"),
 }
 
 NOT_BUILT = 3  # exit status of a planned subcommand that does not exist yet
