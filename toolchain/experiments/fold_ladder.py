@@ -59,8 +59,18 @@ NETS: dict[str, dict] = {
 CALIB = 256  # training images used to calibrate the quantiser
 
 
-def ladder(name: str, runs: Path, bits=(8, 6, 4), retrain: bool = False, seed: int = 0) -> dict:
-    """Train (or reuse) ``NETS[name]``, then rung 0 and rung 1 at each of ``bits``."""
+def ladder(
+    name: str,
+    runs: Path,
+    bits=(8, 6, 4),
+    retrain: bool = False,
+    seed: int = 0,
+    target: str = "hwsim",
+    input_bits: int = 8,
+) -> dict:
+    """Train (or reuse) ``NETS[name]``, then rung 0 and rung 1 at each of ``bits`` (quantised
+    for ``target`` with ``input_bits``; the run's artifacts are written for the defaults
+    only)."""
     run_dir = runs / name
     t0 = time.perf_counter()
     if retrain or not (run_dir / "checkpoint.pt").is_file():
@@ -83,7 +93,7 @@ def ladder(name: str, runs: Path, bits=(8, 6, 4), retrain: bool = False, seed: i
     }
     r1_8 = None
     for b in bits:
-        q = quantize(fold.graph, calib, b)
+        q = quantize(fold.graph, calib, b, input_bits=input_bits, target=target)
         r1 = run_rung1(fold, q, x.numpy(), y.numpy(), seed=seed)
         out["rung1"][str(b)] = {
             **r1.to_dict(),
@@ -95,7 +105,7 @@ def ladder(name: str, runs: Path, bits=(8, 6, 4), retrain: bool = False, seed: i
         }
         if b == 8:
             r1_8 = r1
-    if 8 in bits:
+    if 8 in bits and (target, input_bits) == ("hwsim", 8):
         quantize_run(run_dir, 8, calib_samples=CALIB)
         write_verify_json(run_dir / "verify.json", [r0, r1_8])
     out["seconds"] = round(time.perf_counter() - t0, 1)
@@ -135,17 +145,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bits", nargs="*", type=int, default=[8, 6, 4])
     p.add_argument("--retrain", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target", default="hwsim", choices=["hwsim", "lava", "onnx"])
+    p.add_argument("--input-bits", type=int, default=8)
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     runs = Path(a.runs)
-    results = [ladder(n, runs, tuple(a.bits), a.retrain, a.seed) for n in a.nets]
+    results = [
+        ladder(n, runs, tuple(a.bits), a.retrain, a.seed, a.target, a.input_bits) for n in a.nets
+    ]
     for r in results:
         print(f"{r['name']}: {r['rung0']['summary']}")
         for b in a.bits:
             print(f"  {b}-bit: {r['rung1'][str(b)]['summary']}")
     print(_table(results, a.bits))
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / "summary.json").write_text(json.dumps(results, indent=2))
+    tag = "" if (a.target, a.input_bits) == ("hwsim", 8) else f".{a.target}.in{a.input_bits}"
+    (runs / f"summary{tag}.json").write_text(json.dumps(results, indent=2))
     return 0
 
 
