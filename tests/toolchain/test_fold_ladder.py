@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -52,3 +54,8 @@ def test_rung0_and_rung1_on_a_tiny_trained_net(name, tmp_path):
     assert r1.metrics["prediction_agreement"] >= 0.93, r1.summary()
     for n, la in r1.layers.items():
         assert la.agreement > 0.97, (n, r1.summary())
+    if name == "ei_vgg":  # the hardware-friendly floor stabilisation, calibrated on training data
+        floor = fold_run(tmp_path / name, ei_floor=0.0, calib_samples=96)
+        info = json.loads((tmp_path / name / "fold.json").read_text())["ei_stabilisation"]
+        assert info and all(v["mode"] == "floor" and v["floor"] > 0 for v in info.values())
+        assert run_rung0(net, floor, x).metrics["prediction_agreement"] >= 0.95

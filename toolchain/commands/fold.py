@@ -8,12 +8,19 @@ import json
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory written by `spikefold train`")
+    p.add_argument(
+        "--ei-floor",
+        type=float,
+        metavar="QUANTILE",
+        help="E-I circuits: a calibrated floor stabilisation (quantile of the per-sample "
+        "smallest positive denominator, 0 = minimum) instead of the exact training rule",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from toolchain.fold import fold_run
 
-    res = fold_run(args.run_dir)
+    res = fold_run(args.run_dir, ei_floor=args.ei_floor)
     g = res.graph
     kinds: dict[str, int] = {}
     for node in g.nodes.values():

@@ -7,7 +7,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
+from hwsim.graph import EICircuit
 from hwsim.io import save_graph
+from toolchain.fold.calibrate import calibrate_floor
 from toolchain.fold.rules import check_design_rules
 from toolchain.fold.trace import FoldResult, fold_model
 
@@ -17,10 +21,15 @@ GRAPH_FLOAT = "graph.float.npz"
 FOLD_JSON = "fold.json"
 
 
-def fold_run(run_dir: str | Path) -> FoldResult:
+def fold_run(
+    run_dir: str | Path, ei_floor: float | None = None, calib_samples: int = 256
+) -> FoldResult:
     """Fold the trained model of ``run_dir`` (``toolchain.pipeline.load_trained``) with the
     run's ``T`` and encoding, check the ``hwsim`` design rules, and write
-    ``run_dir/graph.float.npz`` and ``run_dir/fold.json`` (probes, rules, node count)."""
+    ``run_dir/graph.float.npz`` and ``run_dir/fold.json`` (probes, rules, node count, E-I
+    stabilisation). E-I circuits keep the training semantics (``exact`` stabilisation) unless
+    ``ei_floor`` is a quantile: then :func:`calibrate_floor` sets a per-layer floor from the
+    first ``calib_samples`` training images (and rung 0 against torch is no longer exact)."""
     from toolchain.pipeline import CONFIG, load_trained
     from toolchain.train import _atomic_write_text
 
@@ -32,6 +41,9 @@ def fold_run(run_dir: str | Path) -> FoldResult:
     origin.update(arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir))
     meta = dataclasses.replace(res.graph.metadata, origin=origin)
     graph = dataclasses.replace(res.graph, metadata=meta)
+    if ei_floor is not None:
+        calib = data.x_train[:calib_samples].numpy().astype(np.float64)
+        graph = calibrate_floor(graph, calib, quantile=ei_floor)
     rules = check_design_rules(graph, "hwsim")
     save_graph(graph, run_dir / GRAPH_FLOAT)
     info = {
@@ -40,6 +52,11 @@ def fold_run(run_dir: str | Path) -> FoldResult:
         "T": graph.metadata.T,
         "probes": res.probes,
         "design_rules": {"target": "hwsim", "passed": rules},
+        "ei_stabilisation": {
+            n: {"mode": v.stabilisation, "floor": float(v.floor)}
+            for n, v in graph.nodes.items()
+            if isinstance(v, EICircuit) and v.variant == "divisive"
+        },
     }
     _atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
     return FoldResult(graph, res.probes)
