@@ -53,7 +53,9 @@ workload/membrane_updates.py``). An :class:`Input` counts its ``out_events``.
 Static facts (``LayerCounts.static``): ``neurons``, ``weights`` (entries of all synaptic
 arrays), ``nonzero_weights``, ``ann_macs`` (one dense pass of the same layer, the
 ANN-equivalent), ``ann_divisions``, ``param_bits`` and ``state_bits`` at the graph's widths
-(fixed: :class:`hwsim.arith.FixedWidths`; float: 32 bits each), ``weight_bits``.
+(fixed: :class:`hwsim.arith.FixedWidths`; float: 32 bits each, :func:`footprint_bits`),
+``weight_bits``, and for synapses ``inputs``/``outputs`` (elements), ``fan_in``, ``bias``
+(0/1) and ``analog_input`` (0/1).
 """
 
 from __future__ import annotations

@@ -327,8 +327,8 @@ BUILTIN_MODELS: dict[str, PriceModel] = {
                 _L,
                 _N14,
                 "simulated",
-                "neuron update, 81 pJ active / 52 pJ inactive; the paper does "
-                "not define which updates are inactive: range",
+                "neuron update, 81 pJ active / 52 pJ inactive; which of a run's "
+                "updates are inactive is not modelled here: range",
             ),
             "spike": Constant(1.7, None, None, _L, _N14, "simulated", "within-tile spike energy"),
             "hop": Constant(
