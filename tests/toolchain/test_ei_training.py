@@ -1,0 +1,68 @@
+"""E-I SNN and I-Norm networks train through toolchain.train.fit (digits, seconds)."""
+
+from __future__ import annotations
+
+import torch
+
+from models.architectures import build_model
+from models.ei import EICircuit
+from toolchain.data import load_dataset
+from toolchain.experiments.ei_ablation import verdict
+from toolchain.train import TrainConfig, fit
+
+
+def test_ei_mlp_reaches_90_percent_on_digits_and_keeps_dale():
+    torch.manual_seed(0)
+    data = load_dataset("digits", seed=0)
+    net = build_model({"arch": "ei_mlp", "in_shape": [1, 8, 8], "num_classes": 10, "hidden": [128]})
+    cfg = TrainConfig(
+        epochs=10,
+        batch_size=32,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        warmup_epochs=1,
+        T=4,
+        progress=False,
+    )
+    result = fit(net, data, cfg)
+    assert result["test_accuracy"] >= 0.9
+    for m in net.modules():
+        if isinstance(m, EICircuit):
+            assert bool(m.initialised)
+            assert all((p >= 0).all() for p in m.dale_parameters())
+
+
+def test_inorm_mlp_trains_with_lateral_centring():
+    torch.manual_seed(0)
+    data = load_dataset("digits", seed=0)
+    net = build_model(
+        {
+            "arch": "inorm_mlp",
+            "in_shape": [1, 8, 8],
+            "num_classes": 10,
+            "hidden": [64, 64],
+            "grad_norm": "lateral",
+            "lambda_var": 1.0,
+        }
+    )
+    cfg = TrainConfig(
+        epochs=8,
+        batch_size=32,
+        optimizer="sgd",
+        lr=0.05,
+        momentum=0.0,
+        T=1,
+        augment_brightness=0.5,
+        progress=False,
+    )
+    assert fit(net, data, cfg)["test_accuracy"] >= 0.7
+
+
+def test_ablation_verdicts():
+    assert verdict([0.5, 0.8, 0.9], None) == "trains"
+    assert verdict([0.1, 0.1], None) == "fails to train"
+    assert verdict([0.48, 0.1, 0.1], None) == "collapses (epoch 2)"
+    assert verdict([0.6], 2) == "diverges (non-finite loss) in epoch 2"
+    assert verdict([0.6, 0.9, 0.5], None).startswith("degrades")

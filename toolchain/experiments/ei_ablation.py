@@ -1,0 +1,126 @@
+"""E-I SNN without normalisation on mnist5k: the full method and the ablations of DeepEISNN's
+Table 2 (Kaiming init, clamped Kaiming, fixed-ε stabilisation, no W_EI gradient scaling), all
+on the same budget. Prints a markdown table: best and final test accuracy, and what happened
+(trains / collapses at epoch k / fails to train / diverges).
+
+Run: ``python -m toolchain.experiments.ei_ablation`` (about 1 to 1.5 minutes per variant on
+one core; ``--variants full no_scaling`` to run some).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from hwsim.errors import ConfigError
+from models.architectures import build_model
+from toolchain.data import load_dataset
+from toolchain.train import Callback, TrainConfig, fit
+
+__all__ = ["VARIANTS", "MODEL", "TRAIN", "run_variant", "verdict", "main"]
+
+#: name -> E-I options (models.ei.EIConfig)
+VARIANTS: dict[str, dict] = {
+    "full": {},
+    "kaiming_clamped": {"init": "kaiming_clamped"},
+    "kaiming": {"init": "kaiming"},
+    "fixed_eps_1e-4": {"stabilization": ["fixed", 1e-4]},
+    "fixed_eps_1e-2": {"stabilization": ["fixed", 1e-2]},
+    "fixed_eps_1": {"stabilization": ["fixed", 1.0]},
+    "no_scaling": {"grad_scaling": False},
+}
+
+MODEL = {"arch": "ei_vgg8", "width": 0.25}
+TRAIN = {
+    "epochs": 6,
+    "batch_size": 32,
+    "optimizer": "sgd",
+    "lr": 0.005,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 1,
+    "T": 2,
+}
+
+CHANCE = 0.2  # below this a 10-class net has learnt (almost) nothing
+
+
+class _History(Callback):
+    def __init__(self) -> None:
+        self.acc: list[float] = []
+
+    def on_epoch_end(self, epoch, model, metrics):
+        self.acc.append(float(metrics["test_accuracy"]))
+        return None
+
+
+def verdict(acc: list[float], diverged_at: int | None) -> str:
+    """What happened, from the per-epoch test accuracies."""
+    best = max(acc, default=0.0)
+    if diverged_at is not None:
+        return f"diverges (non-finite loss) in epoch {diverged_at}"
+    if best < CHANCE:
+        return "fails to train"
+    peak = acc.index(best)
+    for k in range(peak + 1, len(acc)):
+        if acc[k] < CHANCE:
+            return f"collapses (epoch {k + 1})"
+    if acc[-1] < best - 0.1:
+        return f"degrades (best {best:.3f} at epoch {peak + 1})"
+    return "trains"
+
+
+def run_variant(
+    name: str, ei: dict, data, train: dict, seed: int = 0, model: dict | None = None
+) -> dict:
+    torch.manual_seed(seed)
+    net = build_model(
+        {**(model or MODEL), "in_shape": list(data.in_shape), "num_classes": 10, "ei": ei}
+    )
+    hist = _History()
+    diverged = None
+    t0 = time.perf_counter()
+    try:
+        fit(net, data, TrainConfig(**train, seed=seed, progress=False), callbacks=[hist])
+    except ConfigError as exc:  # the trainer stops on a non-finite loss
+        if "diverged" not in str(exc):
+            raise
+        diverged = len(hist.acc) + 1
+    return {
+        "variant": name,
+        "acc": hist.acc,
+        "best": max(hist.acc, default=float("nan")),
+        "final": hist.acc[-1] if hist.acc else float("nan"),
+        "verdict": verdict(hist.acc, diverged),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--epochs", type=int, default=TRAIN["epochs"])
+    ap.add_argument("--lr", type=float, default=TRAIN["lr"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dataset", default="mnist5k")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    data = load_dataset(args.dataset, seed=0)
+    train = {**TRAIN, "epochs": args.epochs, "lr": args.lr}
+    print(f"model {MODEL}, train {train}, dataset {args.dataset}, seed {args.seed}")
+    print("| variant | E-I options | best test acc | final | per-epoch test acc | outcome |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in args.variants:
+        r = run_variant(name, VARIANTS[name], data, train, args.seed)
+        accs = " ".join(f"{a:.3f}" for a in r["acc"])
+        print(
+            f"| {name} | `{VARIANTS[name] or 'defaults'}` | {r['best']:.3f} | {r['final']:.3f} | "
+            f"{accs} | {r['verdict']} ({r['seconds']:.0f} s) |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
