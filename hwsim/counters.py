@@ -605,7 +605,7 @@ def count_result(graph: HardwareGraph, result) -> Counts:
 def count_run(
     graph: HardwareGraph,
     x,
-    batch_size: int = 128,
+    batch_size: int = 64,
     *,
     generator: np.random.Generator | None = None,
     progress: bool = False,

@@ -104,7 +104,7 @@ def make_report(
     graph: str = "auto",
     models: Sequence[str | PriceModel] | None = None,
     tables: Sequence[str | Path] = (),
-    batch_size: int = 128,
+    batch_size: int = 64,
     seed: int = 0,
     lava_samples: int = 0,
     progress: bool = False,

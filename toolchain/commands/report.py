@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="TOML",
         help="a user price table (TOML, see docs/energy.md); repeatable",
     )
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
     p.add_argument(
         "--lava-samples",
