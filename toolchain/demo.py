@@ -1,7 +1,8 @@
 """``make demo``: the whole spikefold pipeline on embedded data (scikit-learn's digits).
 
 train -> fold -> quantise -> verify (rungs 0-1, hwsim) -> export ONNX + rung 3 (onnxruntime)
--> export NIR + rung 4 (Norse, where the network is NIR-expressible) -> ...
+-> export NIR + rung 4 (Norse, where the network is NIR-expressible) -> report (spikes,
+operations, energy under several price models; HTML with plots).
 
 Every stage writes its artifact into ``runs/demo/`` and its headline numbers into
 ``runs/demo/summary.json``; a stage that cannot apply to the network (e.g. NIR for E-I
@@ -123,11 +124,25 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
         write_verify_json(run_dir / VERIFY_JSON, res)
         return {"model": str(path), "rung4": _rung(res)}
 
+    def report() -> dict:
+        from toolchain.report import make_report
+
+        paths = make_report(run_dir, n=n_verify)
+        headline = json.loads(Path(paths.json).read_text())["headline"]
+        energy = {name: e["snn"] for name, e in headline["energy"].items()}
+        return {
+            "html": str(paths.html),
+            "spikes_per_sample": round(headline["spikes_per_sample"], 1),
+            "synaptic_ops_per_sample": round(headline["synaptic_ops_per_sample"], 1),
+            "energy_per_sample": energy,
+        }
+
     _stage(summary, "fold", fold)
     _stage(summary, "quantize", quantize)
     _stage(summary, "verify", verify)
     _stage(summary, "onnx", onnx)
     _stage(summary, "nir", nir)
+    _stage(summary, "report", report)
 
     summary["test_accuracy"] = summary["stages"]["train"]["test_accuracy"]
     summary["fixed_test_accuracy"] = summary["stages"]["verify"]["fixed_test_accuracy"]
@@ -148,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         f"[demo] test accuracy {summary['test_accuracy']:.4f} (torch), "
         f"{summary['fixed_test_accuracy']:.4f} (8-bit hwsim); {summary['wall_seconds']} s"
     )
+    report = summary["stages"]["report"]
+    print(f"[demo] energy per sample: {report['energy_per_sample']}")
+    print(f"[demo] report: {Path(report['html']).resolve()}")
     print(f"[demo] summary: {out.resolve()}")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from hwsim.errors import ConfigError
@@ -60,6 +61,7 @@ def train_run(
     """Train ``cfg`` into ``runs_root/cfg.name`` and return the trained run."""
     run_dir = Path(runs_root) / cfg.name
     data = load_run_data(cfg)
+    torch.manual_seed(cfg.train.seed)  # the initial weights are part of the reproducible run
     model = build_run_model(cfg, data)
     run_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(run_dir / CONFIG, dump_config(cfg))
