@@ -342,7 +342,8 @@ table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:13px}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}.pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}
 .headline{font-size:15px}figure{display:inline-block;margin:0 1em 1em 0}
-figcaption{font-size:12px;color:#555}code{background:#f5f5f5;padding:0 3px}"""
+figcaption{font-size:12px;color:#555}code{background:#f5f5f5;padding:0 3px}
+figure{max-width:100%}figure img{max-width:100%;height:auto}"""
 
 
 def render_html(rep: dict, plots: Mapping[str, bytes] | None = None) -> str:
