@@ -1,0 +1,188 @@
+"""Lava process graph spec -> Lava processes, connected, with input data and probes.
+
+Process classes are looked up in :data:`PROCESS_KINDS`, a fixed allow-list: a spec read from
+a file never names a module to import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from exporters.lava.spec import LavaGraphSpec, ProcSpec, Transform
+from hwsim.errors import ExportError
+
+__all__ = [
+    "PROCESS_KINDS",
+    "LavaNetwork",
+    "process_class",
+    "build",
+    "instantiate",
+    "var_shapes",
+    "source_data",
+]
+
+PROCESS_KINDS: dict[str, tuple[str, str]] = {
+    "lava.Dense": ("lava.proc.dense.process", "Dense"),
+    "lava.Conv": ("lava.proc.conv.process", "Conv"),
+    "lava.LIF": ("lava.proc.lif.process", "LIF"),
+    "spikefold.EncodedSource": ("exporters.lava.procs.source.process", "EncodedSource"),
+    "spikefold.Probe": ("exporters.lava.procs.probe.process", "Probe"),
+    "spikefold.LIF": ("exporters.lava.procs.lif.process", "SpikefoldLIF"),
+    "spikefold.Inhibitory": ("exporters.lava.procs.inhibitory.process", "Inhibitory"),
+    "spikefold.Excitatory": ("exporters.lava.procs.excitatory.process", "Excitatory"),
+    "spikefold.Synapse": ("exporters.lava.procs.synapse.process", "Synapse"),
+    "spikefold.Delay": ("exporters.lava.procs.delay.process", "Delay"),
+    "spikefold.Pool": ("exporters.lava.procs.pool.process", "Pool"),
+    "spikefold.Readout": ("exporters.lava.procs.readout.process", "Readout"),
+}
+"""Process kind (as written in a spec) -> (module, class). ``lava.*`` are Lava's own."""
+
+
+def process_class(kind: str) -> type:
+    """The Process class of ``kind`` (:class:`ExportError` for a kind not in the list)."""
+    try:
+        module, cls = PROCESS_KINDS[kind]
+    except KeyError:
+        raise ExportError(
+            f"unknown Lava process kind {kind!r}; known: {', '.join(PROCESS_KINDS)}"
+        ) from None
+    return getattr(importlib.import_module(module), cls)
+
+
+@dataclass
+class LavaNetwork:
+    """Built Lava processes: ``processes`` by spec name, the ``source``, ``probes`` ``{node:
+    (Probe process, file)}`` and ``total`` (the readout's running-total probe, if any)."""
+
+    spec: LavaGraphSpec
+    processes: dict[str, object]
+    source: object
+    n_samples: int
+    probes: dict[str, tuple[object, Path]] = field(default_factory=dict)
+    total: tuple[object, Path] | None = None
+
+    def reset_targets(self) -> list[tuple[object, str]]:
+        """``(process, Var name)`` of every stock process state to zero between samples."""
+        return [
+            (self.processes[name], var)
+            for name, p in self.spec.processes.items()
+            for var in p.reset_vars
+        ]
+
+
+def instantiate(name: str, p: ProcSpec, data: np.ndarray | None = None) -> object:
+    """One Lava process from its spec (``data`` for the source)."""
+    params = dict(p.params)
+    if p.kind == "spikefold.EncodedSource":
+        if data is None:
+            raise ExportError("the source process needs the encoded input data")
+        params["data"] = data
+    params.setdefault("name", name)
+    try:
+        return process_class(p.kind)(**params)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"process {name!r} ({p.kind}): cannot build it: {exc}") from None
+
+
+def var_shapes(proc) -> dict[str, tuple[int, ...]]:
+    """``{Var name: shape}`` of a Lava process."""
+    return {v.name: tuple(int(s) for s in v.shape) for v in proc.vars}
+
+
+def _port(proc, name: str, port: str):
+    try:
+        return getattr(proc, port)
+    except AttributeError:
+        raise ExportError(f"process {name!r} has no port {port!r}") from None
+
+
+def _apply(port, transform: Transform):
+    for op, arg in transform:
+        if op == "transpose":
+            port = port.transpose(axes=list(arg))
+        elif op == "reshape":
+            port = port.reshape(new_shape=tuple(arg))
+        else:
+            raise ExportError(f"unknown port transform {op!r}")
+    return port
+
+
+def build(
+    spec: LavaGraphSpec,
+    data: np.ndarray,
+    record: Iterable[str] = (),
+    probe_dir: str | Path | None = None,
+) -> LavaNetwork:
+    """The Lava processes of ``spec``, connected, with ``data [N, T_in, *Lava shape]`` in the
+    source and a :class:`~exporters.lava.procs.probe.process.Probe` on each node in
+    ``record`` (and on the readout's total) writing ``.npy`` files into ``probe_dir``.
+
+    Checks every rebuilt process against the ``vars`` recorded in the spec.
+    """
+    procs = {}
+    n = int(data.shape[0])
+    for name, p in spec.processes.items():
+        procs[name] = instantiate(name, p, data if p.role == "source" else None)
+        if p.vars and var_shapes(procs[name]) != p.vars:
+            raise ExportError(
+                f"process {name!r} ({p.kind}): rebuilt Vars {var_shapes(procs[name])} differ "
+                f"from the exported ones {p.vars}"
+            )
+    for c in spec.connections:
+        src = _apply(_port(procs[c.src[0]], *c.src), c.transform)
+        src.connect(_port(procs[c.dst[0]], *c.dst))
+    source = procs[spec.process_of("source", spec.input_node)]
+    net = LavaNetwork(spec, procs, source, n)
+    record = list(record)
+    if record or spec.readout_node:
+        if probe_dir is None:
+            raise ExportError("probes need a directory for their files (probe_dir)")
+        probe_dir = Path(probe_dir)
+    for node in record:
+        if node not in spec.taps:
+            raise ExportError(f"record: no node named {node!r} in the Lava process graph")
+        tap = spec.taps[node]
+        net.probes[node] = _probe(spec, procs, tap.proc, tap.port, tap.transform, node, n,
+                                  probe_dir)  # fmt: skip
+    if spec.readout_node is not None:
+        ro = spec.process_of("readout", spec.readout_node)
+        net.total = _probe(spec, procs, ro, "total_out", (), f"{spec.readout_node}.total", n,
+                           probe_dir)  # fmt: skip
+    return net
+
+
+def _probe(spec, procs: Mapping, proc: str, port: str, transform: Transform, label: str,
+           n: int, probe_dir: Path) -> tuple[object, Path]:  # fmt: skip
+    from exporters.lava.procs.probe.process import Probe
+
+    out = _apply(_port(procs[proc], proc, port), transform)
+    shape = tuple(int(s) for s in out.shape)
+    path = probe_dir / f"probe{len(list(probe_dir.iterdir()))}.npy"
+    dtype = np.int64 if spec.format == "fixed" else np.float64
+    np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, spec.steps, *shape)).flush()
+    probe = Probe(shape=shape, path=str(path), n_samples=n, period=spec.steps,
+                  name=f"probe:{label}")  # fmt: skip
+    out.connect(probe.a_in)
+    return probe, path
+
+
+def source_data(spec: LavaGraphSpec, inputs: np.ndarray) -> np.ndarray:
+    """The source's ``data [N, T_in, *Lava shape]`` from encoded inputs ``[T, N, *graph
+    shape]`` (:func:`hwsim.sim.encode_inputs`): ``T_in = 1`` for a ``direct`` frame, which the
+    encoder repeats over the steps."""
+    a = np.asarray(inputs)
+    shape = spec.shapes[spec.input_node]
+    if a.ndim != len(shape) + 2 or a.shape[2:] != tuple(shape) or a.shape[0] != spec.T:
+        raise ExportError(f"encoded input has shape {a.shape}, expected (T, N, *{shape})")
+    if spec.input.encoding == "direct":
+        a = a[:1]
+    a = np.moveaxis(a, 0, 1)  # [N, T_in, *shape]
+    if len(shape) == 3:
+        a = a.transpose(0, 1, 4, 3, 2)
+    dtype = np.int64 if spec.format == "fixed" else np.float64
+    return np.ascontiguousarray(a, dtype=dtype)

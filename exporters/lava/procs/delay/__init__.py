@@ -1,0 +1,1 @@
+"""A pure delay line; with several inputs, the SEW residual ``Add`` (``Delay``)."""

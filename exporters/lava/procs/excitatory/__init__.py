@@ -1,0 +1,1 @@
+"""The E-I circuit's excitatory side: subtractive and divisive inputs (``Excitatory``)."""

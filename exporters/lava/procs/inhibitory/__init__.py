@@ -1,0 +1,1 @@
+"""The E-I circuit's inhibitory population: graded spikes (``Inhibitory``)."""

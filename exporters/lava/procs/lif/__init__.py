@@ -1,0 +1,1 @@
+"""A LIF population with soft or hard reset and a per-step threshold schedule."""

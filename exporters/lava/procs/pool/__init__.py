@@ -1,0 +1,1 @@
+"""Sum and average pooling without latency (``Pool``)."""

@@ -1,0 +1,1 @@
+"""The non-spiking readout accumulator (``Readout``)."""

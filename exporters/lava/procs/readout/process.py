@@ -1,0 +1,40 @@
+"""``Readout``: sums the last layer's current over the ``T`` aligned steps of a sample."""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess, LogConfig
+from lava.magma.core.process.variable import Var
+
+
+class Readout(AbstractProcess):
+    """The graph's ``Readout``: the current of step ``t`` is ``a_in + a_bias``; over the steps
+    ``start <= t < start + T`` of a sample (``start`` the node's arrival offset, so the sum
+    covers exactly the ``T`` input steps) it accumulates (fixed:
+    :func:`hwsim.arith.readout_accumulate`, 32-bit saturating; float: plain sum). The total is
+    cleared at the first step of every sample; the prediction is its argmax.
+
+    Ports: ``a_in``, ``a_out`` (the current of the step), ``total_out`` (the running total).
+    Vars: ``a_bias``, ``total``.
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, ...],
+        a_bias: np.ndarray,
+        start: int,
+        T: int,
+        period: int,
+        name: str | None = None,
+        log_config: LogConfig | None = None,
+    ) -> None:
+        super().__init__(
+            shape=shape, start=start, T=T, period=period, name=name, log_config=log_config
+        )
+        self.a_in = InPort(shape=shape)
+        self.a_out = OutPort(shape=shape)
+        self.total_out = OutPort(shape=shape)
+        self.a_bias = Var(shape=shape, init=np.broadcast_to(a_bias, shape))
+        self.total = Var(shape=shape, init=0)

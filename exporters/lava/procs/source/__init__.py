@@ -1,0 +1,1 @@
+"""The encoded dataset as a Lava process (``EncodedSource``)."""

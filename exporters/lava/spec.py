@@ -1,0 +1,330 @@
+"""The Lava process graph as data: processes, their parameters, connections, taps (JSON).
+
+:func:`exporters.lava.translate.translate` turns a hardware graph into a
+:class:`LavaGraphSpec`; :func:`exporters.lava.build.build` turns the spec into Lava processes.
+The spec is plain data, so it can be written to a JSON file, inspected, and rebuilt into Lava
+processes without the training code (:func:`save_spec`, :func:`load_spec`).
+
+File format (``*.lava.json``, :data:`SPEC_VERSION`)::
+
+    {"magic": "spikefold-lava-process-graph", "version": 1,
+     "T": 8, "steps": 11, "format": "fixed", "select_tag": "fixed_pt",
+     "input_node": "x", "input": {Input node, hwsim.io.to_dict}, "widths": {...} | null,
+     "readout_node": "ro" | null, "offsets": {node: offset}, "shapes": {node: [graph shape]},
+     "processes": {name: {"kind": "lava.Dense", "node": "fc1", "role": "synapse",
+                          "params": {...}, "reset_vars": ["a_buff"], "vars": {...}}},
+     "connections": [{"src": [proc, port], "dst": [proc, port],
+                      "transform": [["transpose", [2, 1, 0]], ["reshape", [96]]]}],
+     "taps": {node: {"proc": ..., "port": ..., "transform": [...], "bias": array | null}},
+     "origin": {...}}
+
+Arrays are written inline as ``{"$array": {"dtype": "int64", "shape": [...], "data": [...]}}``
+(C order; float64 values written by Python's shortest round-trip ``repr``, so reading gives the
+same bits). Lists in ``params`` are read back as tuples (shapes, strides). ``vars`` records,
+per process, the name and shape of every Lava ``Var`` the process had when it was exported;
+:func:`exporters.lava.build.build` checks a rebuilt process against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwsim import io as hwio
+from hwsim.arith import FixedWidths
+from hwsim.errors import ExportError, GraphError
+from hwsim.graph import Input
+
+__all__ = [
+    "SPEC_MAGIC",
+    "SPEC_VERSION",
+    "ProcSpec",
+    "Connection",
+    "Tap",
+    "LavaGraphSpec",
+    "spec_to_json",
+    "spec_from_json",
+    "save_spec",
+    "load_spec",
+]
+
+SPEC_MAGIC = "spikefold-lava-process-graph"
+SPEC_VERSION = 1
+
+Transform = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
+class ProcSpec:
+    """One Lava process: ``kind`` a key of :data:`exporters.lava.build.PROCESS_KINDS`,
+    ``params`` its constructor's keyword arguments, ``node`` the graph node it realises,
+    ``role`` its part in that node (``synapse``, ``neuron``, ``ee``, ``ie``, ``inhibitory``,
+    ``ei_sub``, ``ei_den``, ``excitatory``, ``source``, ``readout``, ``delay``, ``pool``),
+    ``reset_vars`` the Vars the runner zeroes between samples (stock Lava processes; custom
+    ones clear their state themselves), ``vars`` ``{Var: shape}`` recorded at export."""
+
+    kind: str
+    params: dict[str, Any]
+    node: str
+    role: str
+    reset_vars: tuple[str, ...] = ()
+    vars: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """``src`` OutPort -> ``dst`` InPort, each ``(process, port)``; ``transform`` the Lava
+    virtual-port chain applied to the source port (``transpose``/``reshape``)."""
+
+    src: tuple[str, str]
+    dst: tuple[str, str]
+    transform: Transform = ()
+
+
+@dataclass(frozen=True)
+class Tap:
+    """Where a graph node's per-step output can be observed: ``proc.port`` through
+    ``transform``, plus ``bias`` (Lava layout) when the node's bias was moved into the neurons
+    it feeds (a stock ``Dense``/``Conv``: the node's output is ``a_out + bias``)."""
+
+    proc: str
+    port: str
+    transform: Transform = ()
+    bias: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class LavaGraphSpec:
+    """A hardware graph as a Lava process graph (see the module docstring for the fields)."""
+
+    T: int
+    steps: int
+    format: str
+    input_node: str
+    input: Input
+    widths: FixedWidths | None
+    readout_node: str | None
+    offsets: dict[str, int]
+    shapes: dict[str, tuple[int, ...]]
+    processes: dict[str, ProcSpec]
+    connections: tuple[Connection, ...]
+    taps: dict[str, Tap]
+    origin: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def select_tag(self) -> str:
+        """``fixed_pt`` for a fixed graph, ``floating_pt`` for a float one."""
+        return "fixed_pt" if self.format == "fixed" else "floating_pt"
+
+    @property
+    def depth(self) -> int:
+        """``steps - T``: the largest arrival offset."""
+        return self.steps - self.T
+
+    def process_of(self, role: str, node: str) -> str:
+        """The name of the process with ``role`` realising ``node`` (ExportError if none)."""
+        for name, p in self.processes.items():
+            if p.node == node and p.role == role:
+                return name
+        raise ExportError(f"no {role!r} process for node {node!r}")
+
+    def summary(self) -> str:
+        """One line per process: name, kind, node and role."""
+        rows = [f"{n:<24} {p.kind:<26} {p.node}/{p.role}" for n, p in self.processes.items()]
+        head = (
+            f"Lava process graph: {len(self.processes)} processes, {len(self.connections)} "
+            f"connections, T={self.T}, {self.steps} steps per sample, {self.select_tag}"
+        )
+        return "\n".join([head, *rows])
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------------
+
+_ARRAY = "$array"
+
+
+def _encode(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return {_ARRAY: {"dtype": v.dtype.str, "shape": list(v.shape), "data": v.ravel().tolist()}}
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (tuple, list)):
+        return [_encode(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): _encode(x) for k, x in v.items()}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise ExportError(f"cannot write a value of type {type(v).__name__} into a Lava spec")
+
+
+def _decode(v: Any, tuples: bool = True) -> Any:
+    if isinstance(v, dict):
+        if set(v) == {_ARRAY}:
+            a = v[_ARRAY]
+            dtype = np.dtype(a["dtype"])
+            if dtype.kind not in "biuf":
+                raise ExportError(f"array of dtype {dtype} in a Lava spec")
+            return np.array(a["data"], dtype=dtype).reshape(a["shape"])
+        return {k: _decode(x, tuples) for k, x in v.items()}
+    if isinstance(v, list):
+        items = [_decode(x, tuples) for x in v]
+        return tuple(items) if tuples else items
+    return v
+
+
+def spec_to_json(spec: LavaGraphSpec) -> dict[str, Any]:
+    """The spec as a JSON-able dict (arrays inline)."""
+    procs = {
+        name: {
+            "kind": p.kind,
+            "node": p.node,
+            "role": p.role,
+            "params": _encode(p.params),
+            "reset_vars": list(p.reset_vars),
+            "vars": {k: list(s) for k, s in p.vars.items()},
+        }
+        for name, p in spec.processes.items()
+    }
+    conns = [
+        {"src": list(c.src), "dst": list(c.dst), "transform": _encode(c.transform)}
+        for c in spec.connections
+    ]
+    taps = {
+        node: {"proc": t.proc, "port": t.port, "transform": _encode(t.transform),
+               "bias": _encode(t.bias)}
+        for node, t in spec.taps.items()
+    }  # fmt: skip
+    return {
+        "magic": SPEC_MAGIC,
+        "version": SPEC_VERSION,
+        "T": spec.T,
+        "steps": spec.steps,
+        "format": spec.format,
+        "select_tag": spec.select_tag,
+        "input_node": spec.input_node,
+        "input": _encode(hwio.to_dict(spec.input)),
+        "widths": None if spec.widths is None else _encode(hwio.to_dict(spec.widths)),
+        "readout_node": spec.readout_node,
+        "offsets": dict(spec.offsets),
+        "shapes": {k: list(s) for k, s in spec.shapes.items()},
+        "processes": procs,
+        "connections": conns,
+        "taps": taps,
+        "origin": dict(spec.origin),
+    }
+
+
+def spec_from_json(d: Mapping[str, Any], where: str = "Lava spec") -> LavaGraphSpec:
+    """Read :func:`spec_to_json`'s dict back; :class:`ExportError` names ``where`` and the
+    problem for anything malformed."""
+    try:
+        if d.get("magic") != SPEC_MAGIC:
+            raise ExportError(f"{where}: not a spikefold Lava process graph (magic)")
+        if d.get("version") != SPEC_VERSION:
+            raise ExportError(
+                f"{where}: version {d.get('version')}; this spikefold reads {SPEC_VERSION}. "
+                "Re-export the graph with `spikefold export lava`."
+            )
+        procs = {
+            name: ProcSpec(
+                kind=str(p["kind"]),
+                params=_decode(p["params"]),
+                node=str(p["node"]),
+                role=str(p["role"]),
+                reset_vars=tuple(p.get("reset_vars", ())),
+                vars={k: tuple(int(x) for x in s) for k, s in p.get("vars", {}).items()},
+            )
+            for name, p in d["processes"].items()
+        }
+        conns = tuple(
+            Connection(tuple(c["src"]), tuple(c["dst"]), _decode(c.get("transform", [])))
+            for c in d["connections"]
+        )
+        taps = {
+            node: Tap(t["proc"], t["port"], _decode(t.get("transform", [])), _decode(t["bias"]))
+            for node, t in d["taps"].items()
+        }
+        inp = hwio.from_dict(Input, _decode(d["input"], tuples=False), d["input_node"])
+        widths = d.get("widths")
+        widths = None if widths is None else hwio.from_dict(FixedWidths, widths, "widths")
+        spec = LavaGraphSpec(
+            T=int(d["T"]),
+            steps=int(d["steps"]),
+            format=str(d["format"]),
+            input_node=str(d["input_node"]),
+            input=inp,
+            widths=widths,
+            readout_node=d.get("readout_node"),
+            offsets={k: int(v) for k, v in d["offsets"].items()},
+            shapes={k: tuple(int(x) for x in s) for k, s in d["shapes"].items()},
+            processes=procs,
+            connections=conns,
+            taps=taps,
+            origin=dict(d.get("origin", {})),
+        )
+    except ExportError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, GraphError) as exc:
+        msg = f"{where}: malformed Lava process graph ({type(exc).__name__}: {exc})"
+        raise ExportError(msg) from None
+    _check(spec, where)
+    return spec
+
+
+def _check(spec: LavaGraphSpec, where: str) -> None:
+    problems = []
+    if spec.format not in ("fixed", "float32"):
+        problems.append(f"format {spec.format!r}")
+    if (spec.format == "fixed") != (spec.widths is not None):
+        problems.append("a fixed spec needs widths, a float one has none")
+    if not 1 <= spec.T <= spec.steps:
+        problems.append(f"T={spec.T}, steps={spec.steps}")
+    for c in spec.connections:
+        for end in (c.src, c.dst):
+            if len(end) != 2 or end[0] not in spec.processes:
+                problems.append(f"connection end {end!r} names no process")
+    for node, t in spec.taps.items():
+        if t.proc not in spec.processes:
+            problems.append(f"tap of {node!r} names no process {t.proc!r}")
+    if problems:
+        raise ExportError(f"{where}: invalid Lava process graph: " + "; ".join(problems))
+
+
+def save_spec(spec: LavaGraphSpec, path: str | Path) -> Path:
+    """Write ``spec`` as JSON, atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    text = json.dumps(spec_to_json(spec), separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_spec(path: str | Path) -> LavaGraphSpec:
+    """Read a spec written by :func:`save_spec` (:class:`ExportError` naming the file)."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(f"{path}: no such Lava process graph file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: unreadable Lava process graph ({exc})") from None
+    if not isinstance(d, dict):
+        raise ExportError(f"{path}: not a spikefold Lava process graph")
+    return spec_from_json(d, str(path))

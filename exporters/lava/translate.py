@@ -1,0 +1,517 @@
+"""Hardware graph -> Lava process graph (:class:`~exporters.lava.spec.LavaGraphSpec`).
+
+One handler per node kind (a dispatch table keyed by type; an unmapped kind raises). The plain
+subset runs on Lava's own processes, so that Lava's bit-accurate models are an independent
+oracle (DESIGN.md section 4); everything else on spikefold's custom processes
+(:mod:`exporters.lava.procs`), whose models call :mod:`hwsim.arith`:
+
+==================  ============================================================================
+graph node          Lava processes
+==================  ============================================================================
+Input               ``EncodedSource`` (the encoded dataset; graded for ``direct``)
+Dense               stock ``Dense`` (``weight_exp``, ``num_weight_bits``); its bias moves into the
+                    neurons it feeds (``LIF``: ``bias_mant = b, bias_exp = 6``), or a custom
+                    ``Synapse`` keeps it when a consumer is not a neuron
+Conv2d              stock ``Conv`` when exact there (fixed, ``weight_exp == 0``, float32-exact
+                    sums: ``max|w| · max|x| · fan_in < 2**24``), else ``Synapse(conv)``; float
+                    graphs always ``Synapse`` (Lava's float ``Conv`` computes in float32)
+SumPool2d/AvgPool2d ``Pool`` (zero latency)
+Flatten             no process: a ``transpose`` + ``reshape`` virtual port on the connection
+LIF                 stock ``LIF`` (``du = 4095``, ``dv = 4096 - decay``) for hard reset, constant
+                    threshold and a bias Lava's 13-bit mantissa/3-bit exponent can hold; else
+                    ``SpikefoldLIF`` (soft reset, ``vth[t]``)
+FastInhibitory      ``Inhibitory`` (graded payloads)
+EICircuit           ``W_EE`` and ``W_IE`` (stock ``Dense``/``Conv`` or ``Synapse``) ->
+                    ``Inhibitory`` (payloads ``p``, ``q``) -> two ``W_EI`` (stock ``Dense``, or
+                    ``Synapse(mix)`` in conv form) -> ``Excitatory`` (E path held one step)
+Add                 ``Delay(steps=0)`` (its InPort sums the inputs)
+Delay               ``Delay``
+Readout             ``Readout`` (sum over the ``T`` aligned steps)
+==================  ============================================================================
+
+Timing is the graph's ``lava`` timing (:func:`hwsim.graph.latency`): stock ``Dense``/``Conv``
+and ``Synapse`` deliver one step late, the E-I circuit two, ``Delay`` its steps, all others at
+once. A sample takes ``T + depth`` steps. An ``ideal`` graph is accepted when it is also valid
+in ``lava`` timing (no residual paths to balance); otherwise insert Delay nodes with
+``toolchain.fold.to_lava_timing`` first.
+
+Layout: conv-shaped populations are ``(W, H, C)`` in Lava (:mod:`exporters.lava.layout`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from exporters.lava.layout import lava_shape, swap_layout
+from exporters.lava.spec import Connection, LavaGraphSpec, ProcSpec, Tap, Transform
+from hwsim import arith
+from hwsim.errors import ExportError, GraphError
+from hwsim.graph import (
+    LIF,
+    Add,
+    AvgPool2d,
+    Conv2d,
+    Delay,
+    Dense,
+    EICircuit,
+    FastInhibitory,
+    Flatten,
+    HardwareGraph,
+    Input,
+    Node,
+    Readout,
+    SumPool2d,
+)
+
+__all__ = ["translate", "lava_timed", "threshold_schedule", "stock_lif_bias", "FLOAT32_EXACT"]
+
+FLOAT32_EXACT = 2**24
+"""Integers below this magnitude are exact in float32: Lava's ``Conv`` sums in float32
+(``torch.FloatTensor``) and truncates the result to int, so it is exact only while
+``max|w| · max|x| · fan_in`` stays below it."""
+
+GRADED_MESSAGE_BITS = 24  # num_message_bits of a stock synapse fed graded values (Loihi 2 max)
+NEURON_KINDS = (LIF, FastInhibitory, Readout)  # nodes that sum currents: they can take a bias
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A node's output inside the process graph."""
+
+    proc: str
+    port: str
+    transform: Transform = ()
+    graded: bool = False  # not binary spikes: a stock synapse must read it as graded
+    bound: int | None = None  # max |value| of a fixed output (None: unknown or float)
+    bias: np.ndarray | None = None  # a synapse bias for the neurons it feeds (Lava layout)
+
+
+@dataclass
+class _Ctx:
+    graph: HardwareGraph
+    fixed: bool
+    period: int
+    offsets: dict[str, int]
+    shapes: dict[str, tuple[int, ...]]
+    procs: dict[str, ProcSpec] = field(default_factory=dict)
+    conns: list[Connection] = field(default_factory=list)
+    refs: dict[str, _Ref] = field(default_factory=dict)
+
+    @property
+    def dtype(self):
+        return np.int64 if self.fixed else np.float64
+
+    @property
+    def md(self):
+        return self.graph.metadata
+
+    def add(self, proc: str, kind: str, node: str, role: str, /, *, state=(), **params) -> str:
+        """Add process ``proc`` (``params``: its constructor's arguments; ``state``: the Vars
+        the runner zeroes between samples)."""
+        if proc in self.procs:
+            raise ExportError(f"process name {proc!r} is used twice (node {node!r})")
+        self.procs[proc] = ProcSpec(kind, params, node, role, tuple(state))
+        return proc
+
+    def connect(self, ref: _Ref, proc: str, port: str) -> None:
+        self.conns.append(Connection((ref.proc, ref.port), (proc, port), ref.transform))
+
+    def inputs(self, name: str) -> list[_Ref]:
+        return [self.refs[p] for p in self.graph.predecessors(name)]
+
+    def one_input(self, name: str) -> _Ref:
+        (ref,) = self.inputs(name)
+        return ref
+
+    def lava(self, name: str) -> tuple[int, ...]:
+        return lava_shape(self.shapes[name])
+
+    def pending_bias(self, name: str) -> np.ndarray:
+        """The sum of the biases the node's synapses left to it (zeros if none), Lava layout."""
+        total = np.zeros(self.lava(name), self.dtype)
+        for ref in self.inputs(name):
+            if ref.bias is not None:
+                total = total + ref.bias
+        return total
+
+    def array(self, a) -> np.ndarray:
+        """A node array in the spec's dtype (float64 widening is exact)."""
+        return np.asarray(a, dtype=self.dtype)
+
+
+def lava_timed(graph: HardwareGraph) -> HardwareGraph:
+    """``graph`` in ``lava`` timing: itself, or an ``ideal`` graph re-labelled when that is
+    valid (no paths to balance). Raises :class:`ExportError` pointing to
+    ``toolchain.fold.to_lava_timing`` otherwise."""
+    if graph.metadata.timing == "lava":
+        return graph
+    try:
+        md = dataclasses.replace(graph.metadata, timing="lava")
+        return dataclasses.replace(graph, metadata=md)
+    except GraphError as exc:
+        raise ExportError(
+            "the graph has 'ideal' timing and paths that Lava's one-step synapses would "
+            "unbalance; run toolchain.fold.to_lava_timing(graph) first "
+            f"({str(exc).splitlines()[-1].strip()})"
+        ) from None
+
+
+def threshold_schedule(node: LIF, offset: int, T: int, steps: int) -> np.ndarray:
+    """The threshold at every step ``t`` of a sample: ``θ[clip(t - offset, 0, T - 1)]`` (the
+    input step the layer is processing; hwsim's convention), or the scalar at every step."""
+    th = np.asarray(node.threshold)
+    if th.ndim == 0:
+        return np.full(steps, th.item(), dtype=th.dtype)
+    k = np.clip(np.arange(steps) - offset, 0, T - 1)
+    return th.reshape(-1)[k]
+
+
+def stock_lif_bias(total: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lava's ``(bias_mant, bias_exp)`` per neuron holding the effective bias ``total`` (``v``
+    units) exactly, ``floor(bias_mant · 2**bias_exp) == total`` with a 13-bit signed mantissa
+    and ``bias_exp`` in ``[0, 7]`` (the smallest exponent that fits); None if a neuron's bias
+    has no such form (then the exporter uses ``SpikefoldLIF``)."""
+    total = np.asarray(total, dtype=np.int64)
+    lo, hi = arith.signed_range(arith.BIAS_MANT_BITS)
+    mant = np.zeros_like(total)
+    exp = np.zeros_like(total)
+    done = np.zeros(total.shape, bool)
+    for e in range(arith.BIAS_EXP_RANGE[0], arith.BIAS_EXP_RANGE[1] + 1):
+        m = total >> e  # exact where total is a multiple of 2**e
+        fits = ~done & (m << e == total) & (m >= lo) & (m <= hi)
+        mant, exp, done = np.where(fits, m, mant), np.where(fits, e, exp), done | fits
+    if not done.all():
+        return None
+    if not np.array_equal(arith.bias_effective(mant, exp), total):  # the spec says so
+        return None
+    return mant, exp
+
+
+# ---------------------------------------------------------------------------------------------
+# Node handlers
+# ---------------------------------------------------------------------------------------------
+
+
+def _input(ctx: _Ctx, name: str, node: Input) -> _Ref:
+    ctx.add(name, "spikefold.EncodedSource", name, "source", T=ctx.md.T, period=ctx.period)
+    direct = node.encoding == "direct"
+    bound = (1 << (ctx.md.widths.input_bits - 1)) if ctx.fixed and direct else 1
+    return _Ref(name, "s_out", graded=direct, bound=bound if ctx.fixed else None)
+
+
+def _bias_pending(ctx: _Ctx, name: str, bias) -> bool:
+    """A synapse bias can move into its consumers when every consumer is a neuron."""
+    succ = ctx.graph.successors(name)
+    return bias is not None and all(isinstance(ctx.graph.nodes[s], NEURON_KINDS) for s in succ)
+
+
+def _message_bits(ref: _Ref) -> int:
+    return GRADED_MESSAGE_BITS if ref.graded else 0
+
+
+def _stock_dense(ctx: _Ctx, proc: str, node_name: str, role: str, w, exp: int, src: _Ref):
+    params = dict(weights=ctx.array(w), num_message_bits=_message_bits(src), name=proc)
+    if ctx.fixed:
+        params.update(weight_exp=int(exp), num_weight_bits=ctx.md.widths.weight_bits)
+    ctx.add(proc, "lava.Dense", node_name, role, state=("a_buff",), **params)
+    ctx.connect(src, proc, "s_in")
+
+
+def _synapse(ctx: _Ctx, proc, node_name, role, kind, w, src: _Ref, in_shape, out_shape, **kw):
+    bias = kw.pop("bias", None)
+    params = dict(
+        kind=kind, weight=ctx.array(w), in_shape=in_shape, out_shape=out_shape,
+        bias=None if bias is None else ctx.array(bias), period=ctx.period, name=proc, **kw,
+    )  # fmt: skip
+    ctx.add(proc, "spikefold.Synapse", node_name, role, **params)
+    ctx.connect(src, proc, "s_in")
+
+
+def _dense(ctx: _Ctx, name: str, node: Dense) -> _Ref:
+    src = ctx.one_input(name)
+    if node.bias is None or _bias_pending(ctx, name, node.bias):
+        _stock_dense(ctx, name, name, "synapse", node.weight, node.weight_exp, src)
+        bias = None if node.bias is None else ctx.array(node.bias)
+        return _Ref(name, "a_out", graded=True, bias=bias)
+    # a consumer that is not a neuron (Delay, Add, ...) must see the bias in the synapse's output
+    _synapse(
+        ctx, name, name, "synapse", "dense", node.weight, src, ctx.lava(_pred(ctx, name)),
+        ctx.lava(name), bias=node.bias, weight_exp=node.weight_exp,
+    )  # fmt: skip
+    return _Ref(name, "a_out", graded=True)
+
+
+def _pred(ctx: _Ctx, name: str) -> str:
+    return ctx.graph.predecessors(name)[0]
+
+
+def _conv_exact_in_lava(ctx: _Ctx, w: np.ndarray, exp: int, src: _Ref) -> bool:
+    """Whether Lava's stock Conv computes this layer exactly (see :data:`FLOAT32_EXACT`)."""
+    if not ctx.fixed or exp != 0 or src.bound is None:
+        return False
+    fan_in = int(np.prod(w.shape[1:]))
+    return int(np.abs(w).max(initial=0)) * src.bound * fan_in < FLOAT32_EXACT
+
+
+def _conv_synapse(
+    ctx: _Ctx, proc: str, node_name: str, role: str, node, w, exp: int, src: _Ref, bias=None
+) -> None:
+    in_shape = ctx.lava(_pred(ctx, node_name))
+    out_shape = lava_shape((w.shape[0], *ctx.shapes[node_name][1:]))
+    if bias is None and _conv_exact_in_lava(ctx, w, exp, src):
+        # torch OIHW cross-correlation -> Lava [O, kw, kh, I] convolution (hwsim.arith.conv2d)
+        w_lava = np.ascontiguousarray(np.asarray(w)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+        ctx.add(
+            proc, "lava.Conv", node_name, role, state=("a_buf",), weight=w_lava,
+            input_shape=in_shape, padding=tuple(node.padding[::-1]),
+            stride=tuple(node.stride[::-1]), groups=int(node.groups), weight_exp=0,
+            num_weight_bits=ctx.md.widths.weight_bits, num_message_bits=_message_bits(src),
+            name=proc,
+        )  # fmt: skip
+        ctx.connect(src, proc, "s_in")
+        return
+    _synapse(
+        ctx, proc, node_name, role, "conv", w, src, in_shape, out_shape, bias=bias,
+        weight_exp=int(exp), stride=tuple(node.stride), padding=tuple(node.padding),
+        groups=int(node.groups),
+    )  # fmt: skip
+
+
+def _conv(ctx: _Ctx, name: str, node: Conv2d) -> _Ref:
+    src = ctx.one_input(name)
+    pending = node.bias is None or _bias_pending(ctx, name, node.bias)
+    bias_inside = None if pending else node.bias
+    _conv_synapse(ctx, name, name, "synapse", node, node.weight, node.weight_exp, src, bias_inside)
+    bias = None
+    if pending and node.bias is not None:
+        bias = np.broadcast_to(ctx.array(node.bias), ctx.lava(name)).copy()  # channel axis last
+    return _Ref(name, "a_out", graded=True, bias=bias)
+
+
+def _pool(ctx: _Ctx, name: str, node: SumPool2d) -> _Ref:
+    src = ctx.one_input(name)
+    mode = "avg" if isinstance(node, AvgPool2d) else "sum"
+    ctx.add(
+        name, "spikefold.Pool", name, "pool", in_shape=ctx.lava(_pred(ctx, name)),
+        out_shape=ctx.lava(name), kernel=tuple(node.kernel),
+        stride=tuple(node.effective_stride), mode=mode, name=name,
+    )  # fmt: skip
+    ctx.connect(src, name, "s_in")
+    kh, kw = node.kernel
+    bound = None if src.bound is None else src.bound * kh * kw
+    return _Ref(name, "s_out", graded=True, bound=bound)
+
+
+def _flatten(ctx: _Ctx, name: str, node: Flatten) -> _Ref:
+    src = ctx.one_input(name)
+    shape = ctx.shapes[_pred(ctx, name)]
+    if len(shape) == 1:
+        return src
+    # Lava (W, H, C) -> graph (C, H, W) -> C-order flat, as torch's flatten(1)
+    extra = (("transpose", (2, 1, 0)), ("reshape", (int(np.prod(shape)),)))
+    return dataclasses.replace(src, transform=src.transform + extra)
+
+
+def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
+    shape = ctx.lava(name)
+    a_bias = ctx.pending_bias(name)
+    th = np.asarray(node.threshold).reshape(-1)
+    own = node.bias_broadcast(ctx.shapes[name])
+    if own is None:
+        own_bias = np.zeros(shape, ctx.dtype)
+    else:
+        own = np.broadcast_to(own, ctx.shapes[name])
+        own = arith.bias_effective(own, node.bias_exp) if ctx.fixed else ctx.array(own)
+        own_bias = swap_layout(own, len(shape)).astype(ctx.dtype)
+    plain = node.reset == "hard" and np.all(th == th[0])
+    if plain and ctx.fixed:
+        total = (a_bias.astype(np.int64) << arith.ACT_SHIFT) + own_bias  # v units
+        fit = stock_lif_bias(total)
+        if fit is not None:
+            ctx.add(
+                name, "lava.LIF", name, "neuron", state=("v",), shape=shape, du=4095,
+                dv=arith.DECAY_UNITY - int(node.decay), vth=int(th[0]), bias_mant=fit[0],
+                bias_exp=fit[1], name=name,
+            )  # fmt: skip
+            return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
+    elif plain:
+        ctx.add(
+            name, "lava.LIF", name, "neuron", state=("v",), shape=shape, du=1.0,
+            dv=1.0 - float(node.decay), vth=float(th[0]), bias_mant=a_bias + own_bias,
+            bias_exp=0.0, name=name,
+        )  # fmt: skip
+        return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
+    vth = threshold_schedule(node, ctx.offsets[name], ctx.md.T, ctx.period)
+    ctx.add(
+        name, "spikefold.LIF", name, "neuron", shape=shape,
+        decay=int(node.decay) if ctx.fixed else float(node.decay), vth=ctx.array(vth),
+        bias=own_bias, a_bias=a_bias, reset=node.reset, period=ctx.period, name=name,
+    )  # fmt: skip
+    return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
+
+
+def _connect_neuron(ctx: _Ctx, name: str, port: str, out: _Ref) -> _Ref:
+    for ref in ctx.inputs(name):
+        ctx.connect(ref, name, port)
+    return out
+
+
+def _payload_bound(ctx: _Ctx) -> int | None:
+    return (1 << ctx.md.widths.payload_bits) - 1 if ctx.fixed else None
+
+
+def _inhibitory_params(ctx: _Ctx, payload_exp: int) -> dict:
+    if not ctx.fixed:
+        return {}
+    return dict(payload_exp=int(payload_exp), payload_bits=ctx.md.widths.payload_bits)
+
+
+def _fast_inhibitory(ctx: _Ctx, name: str, node: FastInhibitory) -> _Ref:
+    ctx.add(
+        name, "spikefold.Inhibitory", name, "inhibitory", shape=ctx.lava(name), g_i=None,
+        a_bias=ctx.pending_bias(name), name=name, **_inhibitory_params(ctx, node.payload_exp),
+    )  # fmt: skip
+    out = _Ref(name, "s_out", graded=True, bound=_payload_bound(ctx))
+    return _connect_neuron(ctx, name, "a_in", out)
+
+
+def _ei_circuit(ctx: _Ctx, name: str, node: EICircuit) -> _Ref:
+    src = ctx.one_input(name)
+    conv = node.form == "conv"
+    e_shape = ctx.lava(name)
+    i_shape = (*e_shape[:-1], node.n_i) if conv else (node.n_i,)
+    p = {r: f"{name}.{r}" for r in ("ee", "ie", "inh", "ei_sub", "ei_den", "exc")}
+    for role, w, exp in (("ee", node.w_ee, node.w_ee_exp), ("ie", node.w_ie, node.w_ie_exp)):
+        if conv:
+            _conv_synapse(ctx, p[role], name, role, node, w, exp, src)
+        else:
+            _stock_dense(ctx, p[role], name, role, w, exp, src)
+    divisive = node.variant == "divisive"
+    ctx.add(
+        p["inh"], "spikefold.Inhibitory", name, "inhibitory", shape=i_shape,
+        g_i=ctx.array(node.g_i) if divisive else None, a_bias=np.zeros(i_shape, ctx.dtype),
+        name=p["inh"], **_inhibitory_params(ctx, node.inhibitory.payload_exp),
+        **({"g_i_exp": int(node.g_i_exp)} if ctx.fixed and divisive else {}),
+    )  # fmt: skip
+    ctx.conns.append(Connection((p["ie"], "a_out"), (p["inh"], "a_in")))
+    paths = [("ei_sub", "s_out")] + ([("ei_den", "s_div_out")] if divisive else [])
+    payload = _Ref(p["inh"], "s_out", graded=True, bound=_payload_bound(ctx))
+    for role, port in paths:
+        ref = dataclasses.replace(payload, port=port)
+        if conv:
+            _synapse(
+                ctx, p[role], name, role, "mix", node.w_ei, ref, i_shape, e_shape,
+                weight_exp=int(node.w_ei_exp),
+            )  # fmt: skip
+        else:
+            _stock_dense(ctx, p[role], name, role, node.w_ei, node.w_ei_exp, ref)
+    gains = {}
+    if divisive:
+        gains = dict(g_e=ctx.array(node.g_e), b_e=ctx.array(node.b_e))
+        if ctx.fixed:
+            gains["g_e_exp"] = int(node.g_e_exp)
+    floor = int(node.floor) if ctx.fixed else float(node.floor)
+    ctx.add(
+        p["exc"], "spikefold.Excitatory", name, "excitatory", shape=e_shape,
+        variant=node.variant, stabilisation=node.stabilisation, floor=floor,
+        period=ctx.period, name=p["exc"], **gains,
+    )  # fmt: skip
+    ctx.conns.append(Connection((p["ee"], "a_out"), (p["exc"], "a_in")))
+    ctx.conns.append(Connection((p["ei_sub"], "a_out"), (p["exc"], "a_sub_in")))
+    if divisive:
+        ctx.conns.append(Connection((p["ei_den"], "a_out"), (p["exc"], "a_den_in")))
+    return _Ref(p["exc"], "a_out", graded=True)
+
+
+def _add(ctx: _Ctx, name: str, node: Add) -> _Ref:
+    ctx.add(name, "spikefold.Delay", name, "delay", shape=ctx.lava(name), steps=0,
+            period=ctx.period, name=name)  # fmt: skip
+    refs = ctx.inputs(name)
+    for ref in refs:
+        ctx.connect(ref, name, "s_in")
+    bounds = [r.bound for r in refs]
+    bound = None if None in bounds else sum(bounds)
+    return _Ref(name, "s_out", graded=True, bound=bound)
+
+
+def _delay(ctx: _Ctx, name: str, node: Delay) -> _Ref:
+    src = ctx.one_input(name)
+    if node.steps == 0:
+        return src
+    ctx.add(name, "spikefold.Delay", name, "delay", shape=ctx.lava(name), steps=int(node.steps),
+            period=ctx.period, name=name)  # fmt: skip
+    ctx.connect(src, name, "s_in")
+    return _Ref(name, "s_out", graded=src.graded, bound=src.bound)
+
+
+def _readout(ctx: _Ctx, name: str, node: Readout) -> _Ref:
+    ctx.add(
+        name, "spikefold.Readout", name, "readout", shape=ctx.lava(name),
+        a_bias=ctx.pending_bias(name), start=int(ctx.offsets[name]), T=int(ctx.md.T),
+        period=ctx.period, name=name,
+    )  # fmt: skip
+    return _connect_neuron(ctx, name, "a_in", _Ref(name, "a_out", graded=True))
+
+
+HANDLERS: dict[type[Node], Callable[[_Ctx, str, Node], _Ref]] = {
+    Input: _input,
+    Dense: _dense,
+    Conv2d: _conv,
+    SumPool2d: _pool,
+    AvgPool2d: _pool,
+    Flatten: _flatten,
+    LIF: _lif,
+    FastInhibitory: _fast_inhibitory,
+    EICircuit: _ei_circuit,
+    Add: _add,
+    Delay: _delay,
+    Readout: _readout,
+}
+"""Node kind -> translation handler (exact type)."""
+
+
+def translate(graph: HardwareGraph) -> LavaGraphSpec:
+    """The Lava process graph of ``graph`` (fixed or float; see the module docstring).
+
+    Raises :class:`ExportError` for graphs Lava cannot run as they are: several inputs or
+    readouts, an ``ideal`` graph that needs Delay nodes, an unmapped node kind.
+    """
+    graph = lava_timed(graph)
+    md = graph.metadata
+    inputs = graph.input_names()
+    if len(inputs) != 1:
+        raise ExportError(f"the Lava exporter takes graphs with one Input node, got {inputs}")
+    readouts = [n for n, v in graph.nodes.items() if isinstance(v, Readout)]
+    if len(readouts) > 1:
+        raise ExportError(f"the Lava exporter takes at most one Readout node, got {readouts}")
+    offsets = graph.arrival_offsets()
+    period = md.T + max(offsets.values())
+    ctx = _Ctx(graph, md.format == "fixed", period, offsets, graph.shapes())
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        handler = HANDLERS.get(type(node))
+        if handler is None:
+            raise ExportError(f"node {name!r}: the Lava exporter has no mapping for {node.kind}")
+        ctx.refs[name] = handler(ctx, name, node)
+    taps = {
+        name: Tap(ref.proc, ref.port, ref.transform, ref.bias) for name, ref in ctx.refs.items()
+    }
+    return LavaGraphSpec(
+        T=md.T,
+        steps=period,
+        format=md.format,
+        input_node=inputs[0],
+        input=graph.nodes[inputs[0]],
+        widths=md.widths,
+        readout_node=readouts[0] if readouts else None,
+        offsets=offsets,
+        shapes=ctx.shapes,
+        processes=ctx.procs,
+        connections=tuple(ctx.conns),
+        taps=taps,
+        origin=dict(md.origin),
+    )
