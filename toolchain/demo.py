@@ -23,19 +23,23 @@ from toolchain.config import RunConfig
 from toolchain.pipeline import train_run
 from toolchain.train import _atomic_write_text
 
+#: A small E-I circuit network (the seeds' central idea: DeepEISNN's excitatory-inhibitory
+#: layers with E-I Init and E-I Prop, no normalisation), trained with SGD as the paper does.
 DEMO_CONFIG = {
     "name": "demo",
     "data": {"dataset": "digits", "test_fraction": 0.2, "seed": 0},
     "model": {
-        "arch": "mlp",
+        "arch": "ei_mlp",
         "hidden": [128],
         "neuron": {"tau": 2.0, "threshold": 1.0, "reset": "soft", "surrogate": "sigmoid"},
     },
     "train": {
-        "epochs": 15,
+        "epochs": 10,
         "batch_size": 32,
-        "optimizer": "adam",
-        "lr": 3e-3,
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "momentum": 0.9,
+        "weight_decay": 5e-4,
         "warmup_epochs": 1,
         "T": 4,
         "encoding": "direct",
