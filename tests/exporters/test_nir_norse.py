@@ -273,6 +273,7 @@ def test_rung4_on_a_folded_trained_digits_mlp():
     from toolchain.train import TrainConfig, fit
 
     data = load_dataset("digits")
+    torch.manual_seed(0)  # the initial weights, so the spike count below is reproducible
     net = build_mlp(data.in_shape, data.num_classes, hidden=(32,), neuron={"reset": "hard"})
     fit(net, data, TrainConfig(epochs=1, T=4, progress=False, device="cpu"))
     graph = fold_model(net, data.in_shape, 4, "direct").graph
