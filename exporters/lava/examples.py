@@ -8,7 +8,7 @@ spikes at a moderate rate), with tiny layers so a Lava run takes about a second:
               plain subset, on Lava's stock ``Dense`` and ``LIF``;
 * ``conv``    spikes -> Conv2d -> LIF -> pool -> Conv2d -> LIF -> Flatten -> Dense -> Readout
               (plain; the fixed convolutions have ``weight_exp = 0`` so they run on Lava's
-              stock ``Conv``);
+              stock ``Conv``, which ignores ``weight_exp``);
 * ``osr_ots`` direct input -> Dense(+folded OSR bias) -> LIF (soft reset, per-step θ[t]) ->
               Dense -> LIF (soft, θ[t]) -> Dense -> Readout: an OSR+OTS network after folding;
 * ``ei_conv`` spikes -> conv E-I circuit (divisive) -> LIF -> SumPool -> Flatten -> dense E-I

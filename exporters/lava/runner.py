@@ -281,6 +281,62 @@ def _stop(proc) -> None:
         watchdog.stop()
 
 
+class _WorkerDied(Exception):
+    """Raised in the main thread by :class:`_Watchdog` when a Lava worker has exited."""
+
+
+class _Watchdog:
+    """Interrupts a blocked ``run()`` when a Lava worker dies.
+
+    Lava 0.10 reports a worker's exception only when every other worker finishes its step;
+    a process downstream of the failed one waits forever for its input, and so does
+    ``run()``. While a run is in progress a thread polls the workers; when one has exited it
+    sends SIGUSR1 to the main thread, whose handler raises :class:`_WorkerDied` out of the
+    blocked wait (POSIX lock waits are interruptible). Outside ``run()`` the signal is ignored.
+    Only on the main thread (signal handlers live there); elsewhere a failed worker can hang.
+    """
+
+    def __init__(self, proc, period: float = 0.1) -> None:
+        self.workers = _workers(proc)
+        self.period = period
+        self.in_run = False
+        self._stop = threading.Event()
+        self._thread = None
+        self._old = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.in_run:
+            self.in_run = False
+            raise _WorkerDied
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.period):
+            if self.in_run and any(_dead(w) for w in self.workers):
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+                return
+
+    def __enter__(self) -> _Watchdog:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGUSR1, self._handler)
+            self._thread = threading.Thread(target=self._watch, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.in_run = False
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            signal.signal(signal.SIGUSR1, self._old)
+
+    def run(self, proc, steps: int) -> None:
+        self.in_run = True
+        try:
+            proc.run(condition=RunSteps(num_steps=steps))
+        finally:
+            self.in_run = False
+
+
 def _run_chunk(spec: LavaGraphSpec, x: np.ndarray, names: list[str], done, timings, models):
     n = int(x.shape[1])
     with tempfile.TemporaryDirectory(prefix="spikefold-lava-") as tmp:
@@ -296,20 +352,20 @@ def _run_chunk(spec: LavaGraphSpec, x: np.ndarray, names: list[str], done, timin
                 models[name] = f"{cls.__module__}.{cls.__qualname__}"
             targets = [getattr(p, v) for p, v in net.reset_targets()]
             zeros = [np.zeros(var.shape) for var in targets]
-            for s in range(n):
-                if s:
-                    for var, z in zip(targets, zeros):
-                        var.set(z)
-                source.run(condition=RunSteps(num_steps=spec.steps))
-                done(s)
+            with _Watchdog(source) as watchdog:
+                for s in range(n):
+                    if s:
+                        for var, z in zip(targets, zeros):
+                            var.set(z)
+                    watchdog.run(source, spec.steps)
+                    done(s)
             t2 = time.perf_counter()
-        except RuntimeError as exc:
+        except (RuntimeError, _WorkerDied) as exc:
             errors = _child_errors(source)
             _stop(source)
-            if errors:
-                raise ExportError(
-                    "a Lava process failed:\n" + "\n".join(e[-2000:] for e in errors)
-                ) from exc
+            if errors or isinstance(exc, _WorkerDied):
+                detail = "\n".join(e[-2000:] for e in errors) or "(no traceback: it was killed)"
+                raise ExportError(f"a Lava process failed:\n{detail}") from None
             raise
         except BaseException:
             _stop(source)

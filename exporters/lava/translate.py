@@ -12,9 +12,8 @@ Input               ``EncodedSource`` (the encoded dataset; graded for ``direct`
 Dense               stock ``Dense`` (``weight_exp``, ``num_weight_bits``); its bias moves into the
                     neurons it feeds (``LIF``: ``bias_mant = b, bias_exp = 6``), or a custom
                     ``Synapse`` keeps it when a consumer is not a neuron
-Conv2d              stock ``Conv`` when exact there (fixed, ``weight_exp == 0``, float32-exact
-                    sums: ``max|w| · max|x| · fan_in < 2**24``), else ``Synapse(conv)``; float
-                    graphs always ``Synapse`` (Lava's float ``Conv`` computes in float32)
+Conv2d              stock ``Conv`` unless ``weight_exp != 0`` (Lava's ``Conv`` ignores it) or its
+                    bias must stay in the synapse: then ``Synapse(conv)``
 SumPool2d/AvgPool2d ``Pool`` (zero latency)
 Flatten             no process: a ``transpose`` + ``reshape`` virtual port on the connection
 LIF                 stock ``LIF`` (``du = 4095``, ``dv = 4096 - decay``) for hard reset, constant
@@ -67,12 +66,14 @@ from hwsim.graph import (
     SumPool2d,
 )
 
-__all__ = ["translate", "lava_timed", "threshold_schedule", "stock_lif_bias", "FLOAT32_EXACT"]
+__all__ = ["translate", "lava_timed", "threshold_schedule", "stock_lif_bias", "CONV_EXACT"]
 
-FLOAT32_EXACT = 2**24
-"""Integers below this magnitude are exact in float32: Lava's ``Conv`` sums in float32
-(``torch.FloatTensor``) and truncates the result to int, so it is exact only while
-``max|w| · max|x| · fan_in`` stays below it."""
+CONV_EXACT = 2**53
+"""Lava 0.10's ``Conv`` (``lava.proc.conv.utils.conv_scipy``; its torch path is switched off
+in that release) sums each input channel's ``scipy.signal.convolve2d`` into a float64 array
+and casts the result to int: exact while ``max|w| · max|x| · fan_in`` stays below ``2**53``
+(8-bit weights and 24-bit payloads leave 21 bits of fan-in). A layer beyond it goes to
+``Synapse``."""
 
 GRADED_MESSAGE_BITS = 24  # num_message_bits of a stock synapse fed graded values (Loihi 2 max)
 NEURON_KINDS = (LIF, FastInhibitory, Readout)  # nodes that sum currents: they can take a bias
@@ -250,11 +251,15 @@ def _pred(ctx: _Ctx, name: str) -> str:
 
 
 def _conv_exact_in_lava(ctx: _Ctx, w: np.ndarray, exp: int, src: _Ref) -> bool:
-    """Whether Lava's stock Conv computes this layer exactly (see :data:`FLOAT32_EXACT`)."""
-    if not ctx.fixed or exp != 0 or src.bound is None:
+    """Whether Lava's stock Conv computes this layer as hwsim does: always for float graphs
+    (float64 sums, another order: ties only), for fixed ones when ``weight_exp == 0`` and the
+    float64 sum is exact (:data:`CONV_EXACT`)."""
+    if not ctx.fixed:
+        return True
+    if exp != 0 or src.bound is None:
         return False
     fan_in = int(np.prod(w.shape[1:]))
-    return int(np.abs(w).max(initial=0)) * src.bound * fan_in < FLOAT32_EXACT
+    return int(np.abs(w).max(initial=0)) * src.bound * fan_in < CONV_EXACT
 
 
 def _conv_synapse(
@@ -264,13 +269,13 @@ def _conv_synapse(
     out_shape = lava_shape((w.shape[0], *ctx.shapes[node_name][1:]))
     if bias is None and _conv_exact_in_lava(ctx, w, exp, src):
         # torch OIHW cross-correlation -> Lava [O, kw, kh, I] convolution (hwsim.arith.conv2d)
-        w_lava = np.ascontiguousarray(np.asarray(w)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
+        w_lava = np.ascontiguousarray(ctx.array(w)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
         ctx.add(
             proc, "lava.Conv", node_name, role, state=("a_buf",), weight=w_lava,
             input_shape=in_shape, padding=tuple(node.padding[::-1]),
-            stride=tuple(node.stride[::-1]), groups=int(node.groups), weight_exp=0,
-            num_weight_bits=ctx.md.widths.weight_bits, num_message_bits=_message_bits(src),
-            name=proc,
+            stride=tuple(node.stride[::-1]), groups=int(node.groups),
+            num_message_bits=_message_bits(src), name=proc,
+            **(dict(weight_exp=0, num_weight_bits=ctx.md.widths.weight_bits) if ctx.fixed else {}),
         )  # fmt: skip
         ctx.connect(src, proc, "s_in")
         return
