@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "simulate": ("toolchain.commands.simulate", "run a hardware graph in the hwsim simulator"),
     "verify": ("toolchain.commands.verify", "run the verification ladder on a run directory"),
     "export": ("toolchain.commands.export", "export a hardware graph to Lava, ONNX or NIR"),
-    "run-lava": (None, "run a hardware graph in Lava's simulator on test samples"),
+    "run-lava": ("toolchain.commands.run_lava", "Lava-simulated inference on test samples"),
     "report": ("toolchain.commands.report", "write spikes/operations/energy reports of a run"),
 }
 

@@ -13,7 +13,7 @@ import sys
 
 #: target -> (module path or None if not built yet, one-line help)
 TARGETS: dict[str, tuple[str | None, str]] = {
-    "lava": (None, "Lava process graph (fixed-point graph, lava timing)"),
+    "lava": ("toolchain.commands.export_lava", "Lava process graph (+ rung 2 with --verify)"),
     "onnx": ("toolchain.commands.export_onnx", "ONNX spiking IR (ai.spikefold op set, + rung 3)"),
     "nir": ("toolchain.commands.export_nir", "NIR 1.0 file of the float graph (+ rung 4)"),
 }
