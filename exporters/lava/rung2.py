@@ -94,13 +94,15 @@ def rung2_fixed(
     chunk: int = 256,
     progress: bool = False,
     spec: LavaGraphSpec | None = None,
+    labels=None,
 ) -> RungResult:
     """Rung 2, fixed: hwsim vs Lava ``fixed_pt``, bit-exact (see the module docstring).
 
     ``x``: a batch as :func:`hwsim.sim.simulate` takes it, or already encoded inputs
     ``{input: [T, B, ...]}``; ``layers`` the nodes to compare (default
     :func:`compared_layers`); ``spec`` the Lava process graph to run (default
-    ``translate(graph)``; pass one read from a file to verify the exported artifact)."""
+    ``translate(graph)``; pass one read from a file to verify the exported artifact);
+    ``labels [B]`` adds ``accuracy_lava`` and ``accuracy_hwsim`` to the metrics."""
     graph = lava_timed(graph)
     if graph.metadata.format != "fixed":
         raise VerificationError("rung2_fixed takes a fixed graph; use rung2_float for a float one")
@@ -116,6 +118,7 @@ def rung2_fixed(
         diff = res.readout != ref.readout
         metrics["readout_mismatches"] = int(diff.sum())
         metrics["prediction_agreement"] = float(np.mean(res.predictions == ref.predictions))
+        metrics.update(_accuracies(res, ref, labels))
         passed = passed and not diff.any()
     return RungResult(
         rung=2,
@@ -137,6 +140,7 @@ def rung2_float(
     progress: bool = False,
     tie_rel: float = FLOAT64_TIE_REL,
     spec: LavaGraphSpec | None = None,
+    labels=None,
 ) -> RungResult:
     """Rung 2, float: hwsim float64 vs Lava ``floating_pt``; spikes of every LIF identical
     except ties and their consequences (see the module docstring). Arguments as
@@ -185,6 +189,7 @@ def rung2_float(
         metrics["prediction_agreement"] = float(np.mean(res.predictions == ref.predictions))
         scale = np.maximum(np.abs(ref.readout), 1.0)
         metrics["readout_max_rel_diff"] = float(np.max(np.abs(res.readout - ref.readout) / scale))
+        metrics.update(_accuracies(res, ref, labels))
     passed = all(la.errors == 0 for la in stats.values())
     return RungResult(
         rung=2,
@@ -196,6 +201,18 @@ def rung2_float(
         ties=ties,
         settings=settings,
     )
+
+
+def _accuracies(res, ref, labels) -> dict[str, float]:
+    if labels is None:
+        return {}
+    y = np.asarray(labels).reshape(-1)
+    if y.shape != res.predictions.shape:
+        raise VerificationError(f"labels have shape {y.shape}, predictions {res.predictions.shape}")
+    return {
+        "accuracy_lava": float(np.mean(res.predictions == y)),
+        "accuracy_hwsim": float(np.mean(ref.predictions == y)),
+    }
 
 
 def rung2_entry(fixed: RungResult, float_result: RungResult | None = None) -> dict:

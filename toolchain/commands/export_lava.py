@@ -72,19 +72,19 @@ def run(args: argparse.Namespace) -> int:
     from toolchain.verify import VERIFY_JSON
 
     _model, _cfg, data = load_trained(run_dir)
-    x = np.asarray(data.x_test[: args.n])
+    x, y = np.asarray(data.x_test[: args.n]), np.asarray(data.y_test[: args.n])
     gen = np.random.default_rng
     if graph.metadata.format == "fixed":
-        fixed = rung2_fixed(graph, x, generator=gen(args.seed), spec=spec, progress=True)
+        fixed = rung2_fixed(graph, x, generator=gen(args.seed), spec=spec, labels=y, progress=True)
         flt = None
         if (run_dir / GRAPH_FLOAT).exists():
-            flt = rung2_float(_load(run_dir / GRAPH_FLOAT), x, generator=gen(args.seed))
+            flt = rung2_float(_load(run_dir / GRAPH_FLOAT), x, generator=gen(args.seed), labels=y)
         entry = rung2_entry(fixed, flt)
         print(fixed.summary())
         if flt is not None:
             print(flt.summary())
     else:
-        flt = rung2_float(graph, x, generator=gen(args.seed), spec=spec, progress=True)
+        flt = rung2_float(graph, x, generator=gen(args.seed), spec=spec, labels=y, progress=True)
         entry = rung2_entry(flt)
         print(flt.summary())
     write_verify_json(run_dir / VERIFY_JSON, {"2": entry})
