@@ -96,9 +96,9 @@ def encode_for_spec(
     """Encode ``x`` for the spec's input exactly as hwsim does (:func:`hwsim.sim.encode_inputs`
     on a graph made of the spec's Input node), so a spec read from a file needs no graph."""
     widths = spec.widths if spec.format == "fixed" else None
-    md = GraphMetadata(T=spec.T, format=spec.format, widths=widths or None)
     if spec.format == "fixed" and not isinstance(widths, FixedWidths):
         raise ExportError("a fixed Lava spec needs its widths to encode inputs")
+    md = GraphMetadata(T=spec.T, format=spec.format, widths=widths)
     g = HardwareGraph(
         nodes={spec.input_node: spec.input, "_readout": Readout()},
         edges=[(spec.input_node, "_readout")],

@@ -1,0 +1,60 @@
+"""``spikefold export lava`` and ``spikefold run-lava`` on a briefly trained digits MLP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import exporters  # noqa: F401 - installs the Python 3.11 shim; must precede every lava import
+
+# isort: split
+from exporters.lava import load_lava
+from toolchain.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    torch.set_num_threads(1)
+    argv = ["train", "--dataset", "digits", "--arch", "mlp", "--epochs", "1", "-T", "4",
+            "--name", "r", "--runs", str(root), "--no-progress",
+            "--set", "model.hidden=[32]"]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["fold", str(root / "r")]) == 0
+    return root / "r"
+
+
+def test_export_needs_the_quantised_graph(run_dir, capsys):
+    if (run_dir / "graph.fixed.npz").exists():
+        pytest.skip("quantised by another test of this module")
+    assert main(["export", "lava", str(run_dir)]) == 1
+    assert "spikefold quantize" in capsys.readouterr().err
+    assert main(["run-lava", str(run_dir), "--n", "2"]) == 1
+    assert "spikefold export lava" in capsys.readouterr().err
+
+
+def test_export_verify_and_run(run_dir, capsys):
+    assert main(["quantize", str(run_dir)]) == 0
+    (run_dir / "verify.json").write_text(json.dumps({"rungs": {"1": {"passed": True}}}))
+    capsys.readouterr()
+    assert main(["export", "lava", str(run_dir), "--verify", "--n", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "model.lava.json (5 Lava processes: 2 Lava's own, 3 spikefold; fixed_pt" in out
+    assert "rung 2 PASS (fixed graph" in out and "rung 2 PASS (float graph" in out
+    spec = load_lava(run_dir / "model.lava.json")
+    assert spec.processes["m1"].kind == "lava.Dense" and spec.T == 4 and spec.steps == 6
+    data = json.loads((run_dir / "verify.json").read_text())
+    assert set(data["rungs"]) == {"1", "2"} and data["passed"]
+    r2 = data["rungs"]["2"]
+    assert r2["metrics"]["samples"] == 8 and r2["first_divergence"] is None
+    assert r2["float"]["passed"] and r2["metrics"]["readout_mismatches"] == 0
+    assert main(["export", "lava", str(run_dir), "--float"]) == 0
+    assert load_lava(run_dir / "model.float.lava.json").select_tag == "floating_pt"
+    capsys.readouterr()
+    assert main(["run-lava", str(run_dir), "--n", "8", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") :])
+    assert summary["samples"] == 8 and 0.0 <= summary["accuracy"] <= 1.0
+    assert summary["spikes_per_sample"]["m2"] > 0
