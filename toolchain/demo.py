@@ -1,7 +1,8 @@
 """``make demo``: the whole spikefold pipeline on embedded data (scikit-learn's digits).
 
 train -> fold -> quantise -> verify (rungs 0-1, hwsim) -> export ONNX + rung 3 (onnxruntime)
--> export NIR + rung 4 (Norse, where the network is NIR-expressible) -> report (spikes,
+-> export NIR + rung 4 (Norse, where the network is NIR-expressible) -> export to Lava and run
+a few samples in Lava's fixed-point simulator + rung 2 (bit-exact) -> report (spikes,
 operations, energy under several price models; HTML with plots).
 
 Every stage writes its artifact into ``runs/demo/`` and its headline numbers into
@@ -46,6 +47,10 @@ DEMO_CONFIG = {
         "seed": 0,
     },
 }
+
+
+#: Test samples run through Lava's simulator (Lava's Python runtime is ~100x slower than hwsim).
+LAVA_SAMPLES = 32
 
 
 def _stage(summary: dict, name: str, fn: Callable[[], dict]) -> dict:
@@ -128,6 +133,18 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
         write_verify_json(run_dir / VERIFY_JSON, res)
         return {"model": str(path), "rung4": _rung(res)}
 
+    def lava() -> dict:
+        from exporters.lava import export_lava
+        from exporters.lava.rung2 import rung2_fixed
+
+        graph = load_graph(run_dir / "graph.fixed.npz")
+        path = run_dir / "model.lava.json"
+        export_lava(graph, path)
+        n = min(LAVA_SAMPLES, len(y_test))
+        res = rung2_fixed(graph, x_test[:n], labels=y_test[:n])
+        write_verify_json(run_dir / VERIFY_JSON, res)
+        return {"process_graph": str(path), "samples": n, "rung2": _rung(res)}
+
     def report() -> dict:
         from toolchain.report import make_report
 
@@ -146,6 +163,7 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
     _stage(summary, "verify", verify)
     _stage(summary, "onnx", onnx)
     _stage(summary, "nir", nir)
+    _stage(summary, "lava", lava)
     _stage(summary, "report", report)
 
     summary["test_accuracy"] = summary["stages"]["train"]["test_accuracy"]

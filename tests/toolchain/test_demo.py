@@ -17,9 +17,10 @@ def test_demo_pipeline_end_to_end(tmp_path):
     for rung in ("rung0", "rung1"):
         assert stages["verify"][rung]["passed"], stages["verify"][rung]["summary"]
     assert stages["onnx"]["rung3"]["passed"]
+    assert stages["lava"]["rung2"]["passed"], stages["lava"]["rung2"]["summary"]
     assert "rung4" in stages["nir"] or "not expressible in NIR" in stages["nir"]["skipped"]
     verify = json.loads((tmp_path / "demo" / "verify.json").read_text())
-    assert {"0", "1", "3"} <= set(verify["rungs"])
+    assert {"0", "1", "2", "3"} <= set(verify["rungs"])
     assert (tmp_path / "demo" / "report.html").is_file()
     assert stages["report"]["spikes_per_sample"] > 0
     for name in ("graph.float.npz", "graph.fixed.npz", "model.fixed.onnx", "checkpoint.pt"):
