@@ -193,7 +193,7 @@ class RungResult:
         compared = sum(la.compared for la in self.layers.values())
         mism = sum(la.mismatches for la in self.layers.values())
         parts = [f"{len(self.layers)} layers, {mism}/{compared} spikes differ"]
-        if self.rung == 0:
+        if "tie_tol" in self.settings:  # a rung that tells ties from errors (0, 2 float, 4)
             parts[0] += f" ({self.n_ties} ties, {self.n_errors} errors)"
         for key, fmt in _SUMMARY_METRICS:
             if key in self.metrics:
