@@ -7,6 +7,12 @@ reports ``peak RSS - RSS before fit()`` (``resource.getrusage(...).ru_maxrss``, 
 every step's activations for one backward pass, so its extra memory grows with T; online
 training back-propagates every step at once and frees its graph, so its memory stays flat.
 
+RSS is noisy at this size (the allocator keeps pools; a repeat run measured 15x and 24x at
+T = 16, another 2.2x), so every child also reports an exact, allocator-independent figure: the
+peak number of bytes held by tensors that autograd saved for backward
+(``torch.autograd.graph.saved_tensors_hooks``; each saved tensor counted at its own size, so
+views of one storage count more than once — an upper bound, the same rule for both modes).
+
 Run: ``python -m bench memory`` (or ``python -m bench.bench_memory_online_vs_bptt``).
 """
 
@@ -27,6 +33,34 @@ def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class SavedBytes:
+    """Live and peak bytes of the tensors autograd holds for backward."""
+
+    def __init__(self) -> None:
+        self.live = 0
+        self.peak = 0
+
+    def pack(self, t):
+        meter = self
+
+        class Held:  # released when autograd frees the saved tensor
+            __slots__ = ("t", "n")
+
+            def __init__(self, t):
+                self.t, self.n = t, t.numel() * t.element_size()
+                meter.live += self.n
+                meter.peak = max(meter.peak, meter.live)
+
+            def __del__(self):
+                meter.live -= self.n
+
+        return Held(t)
+
+    @staticmethod
+    def unpack(held):
+        return held.t
 
 
 def child(mode: str, T: int) -> dict:
@@ -72,13 +106,16 @@ def child(mode: str, T: int) -> dict:
     # the baseline below holds everything that does not depend on T or on the mode
     run(1, "online", Dataset("warm", x[:BATCH], y[:BATCH], x[n:], y[n:], (1, 28, 28), 10))
     before = _rss_mb()
-    run(T, mode, data)
+    saved = SavedBytes()
+    with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
+        run(T, mode, data)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"mode": mode, "T": T, "extra_mb": peak - before}
+    return {"mode": mode, "T": T, "extra_mb": peak - before, "saved_mb": saved.peak / 2**20}
 
 
 def main() -> None:
     res: dict[tuple[str, int], float] = {}
+    saved: dict[tuple[str, int], float] = {}
     for T in STEPS:
         for mode in MODES:
             out = subprocess.run(
@@ -89,6 +126,7 @@ def main() -> None:
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             res[(mode, T)] = r["extra_mb"]
+            saved[(mode, T)] = r["saved_mb"]
     print(f"peak RSS above the pre-training baseline, MiB (batch {BATCH}, {ITERS} iterations)")
     print(f"{'T':>4} {'bptt':>9} {'online':>9} {'bptt/online':>12}")
     for T in STEPS:
@@ -97,6 +135,11 @@ def main() -> None:
     grow_b = res[("bptt", STEPS[-1])] / res[("bptt", STEPS[0])]
     grow_o = res[("online", STEPS[-1])] / res[("online", STEPS[0])]
     print(f"growth T={STEPS[0]} -> T={STEPS[-1]}: bptt x{grow_b:.2f}, online x{grow_o:.2f}")
+    print("\npeak bytes saved by autograd for backward, MiB (exact, allocator-independent)")
+    print(f"{'T':>4} {'bptt':>9} {'online':>9} {'bptt/online':>12}")
+    for T in STEPS:
+        b, o = saved[("bptt", T)], saved[("online", T)]
+        print(f"{T:>4} {b:>9.2f} {o:>9.2f} {b / o:>12.2f}")
 
 
 if __name__ == "__main__":
