@@ -37,7 +37,7 @@ import math
 import torch
 from torch import nn
 
-from models.surrogates import SurrogateSpike, heaviside, register_surrogate
+from models.surrogates import SurrogateSpike, register_surrogate, spike
 
 __all__ = [
     "AdaLiSpike",
@@ -54,20 +54,11 @@ __all__ = [
 SCHEDULES = ("linear", "log")
 
 
-class _AdaLiFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, lo: float, hi: float, alpha: float, beta: float):
-        ctx.save_for_backward(x)
-        ctx.consts = (lo, hi, alpha, beta)
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        lo, hi, alpha, beta = ctx.consts  # lo = V⁻ - θ < 0 <= hi = V⁺ - θ
-        below = ((x >= lo) & (x < 0)).to(grad.dtype) * (alpha / -lo)
-        above = ((x >= 0) & (x <= hi)).to(grad.dtype) * (beta / hi)
-        return grad * (below + above), None, None, None, None
+def _adali_dfdx(x: torch.Tensor, lo: float, hi: float, alpha: float, beta: float) -> torch.Tensor:
+    # lo = V⁻ - θ < 0 <= hi = V⁺ - θ (window offsets in x = U - θ)
+    below = ((x >= lo) & (x < 0)).to(x.dtype) * (alpha / -lo)
+    above = ((x >= 0) & (x <= hi)).to(x.dtype) * (beta / hi)
+    return below + above
 
 
 @register_surrogate
@@ -134,7 +125,7 @@ class AdaLiSpike(SurrogateSpike):
             with torch.no_grad():
                 self.inside += int(((x >= lo) & (x <= hi)).sum())
                 self.total += x.numel()
-        return _AdaLiFn.apply(x, lo, hi, self.alpha, self.beta)
+        return spike(x, _adali_dfdx, lo, hi, self.alpha, self.beta)
 
     def extra_repr(self) -> str:
         return (

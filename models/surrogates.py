@@ -1,10 +1,10 @@
 """Surrogate gradients for the Heaviside spike function, selected by name.
 
-Every surrogate is a ``torch.autograd.Function`` whose forward is the exact Heaviside step
-``S = Θ(x)`` with ``Θ(0) = 1`` (a neuron spikes when ``H >= θ``; ``x = H - θ``) and whose
-backward replaces ``dΘ/dx`` by a smooth or piecewise pseudo-derivative. A thin ``nn.Module``
-wraps each Function so that the choice (and any state, such as AdaLi's window) appears in the
-model's ``repr`` and ``state_dict``.
+Every surrogate runs one ``torch.autograd.Function`` (:func:`spike`) whose forward is the exact
+Heaviside step ``S = Θ(x)`` with ``Θ(0) = 1`` (a neuron spikes when ``H >= θ``; ``x = H - θ``) and
+whose backward replaces ``dΘ/dx`` by the surrogate's pseudo-derivative ``dfdx(x, *consts)``.
+A thin ``nn.Module`` per surrogate holds the constants, so that the choice (and any state, such as
+AdaLi's window) appears in the model's ``repr`` and ``state_dict``.
 
 Pseudo-derivatives (``x = H - θ``):
 
@@ -17,12 +17,14 @@ Pseudo-derivatives (``x = H - θ``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 __all__ = [
     "heaviside",
+    "spike",
     "SurrogateSpike",
     "SigmoidSpike",
     "ATanSpike",
@@ -39,61 +41,46 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
     return (x >= 0).to(x.dtype)
 
 
-class _SigmoidFn(torch.autograd.Function):
+class _SpikeFn(torch.autograd.Function):
+    """``Θ(x)`` forward; backward ``grad · dfdx(x, *consts)``.
+
+    The constants are fixed at forward time, so a window or slope changed between forward and
+    backward (e.g. AdaLi's per-epoch schedule) cannot leak into a pending backward.
+    """
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, dfdx, *consts: float) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.alpha = alpha
+        ctx.dfdx, ctx.consts = dfdx, consts
         return heaviside(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        sig = torch.sigmoid(ctx.alpha * x)
-        return grad * ctx.alpha * sig * (1.0 - sig), None
+        # One gradient per forward input: x, then None for dfdx and each constant.
+        return (grad * ctx.dfdx(x, *ctx.consts), None, *(None for _ in ctx.consts))
 
 
-class _ATanFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        a = ctx.alpha
-        return grad * (a / 2.0) / (1.0 + (math.pi / 2.0 * a * x) ** 2), None
+def spike(x: torch.Tensor, dfdx: Callable[..., torch.Tensor], *consts: float) -> torch.Tensor:
+    """``Θ(x)`` whose backward uses the pseudo-derivative ``dfdx(x, *consts)``."""
+    return _SpikeFn.apply(x, dfdx, *consts)
 
 
-class _TriangleFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, width: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.width = width
-        return heaviside(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        w = ctx.width
-        return grad * torch.clamp(1.0 - x.abs() / w, min=0.0) / w, None
+def _sigmoid_dfdx(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    sig = torch.sigmoid(alpha * x)
+    return alpha * sig * (1.0 - sig)
 
 
-class _BoxcarFn(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, width: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.width = width
-        return heaviside(x)
+def _atan_dfdx(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return (alpha / 2.0) / (1.0 + (math.pi / 2.0 * alpha * x) ** 2)
 
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        w = ctx.width
-        inside = ((x >= -w) & (x < w)).to(grad.dtype)
-        return grad * inside / (2.0 * w), None
+
+def _triangle_dfdx(x: torch.Tensor, width: float) -> torch.Tensor:
+    return torch.clamp(1.0 - x.abs() / width, min=0.0) / width
+
+
+def _boxcar_dfdx(x: torch.Tensor, width: float) -> torch.Tensor:
+    return ((x >= -width) & (x < width)).to(x.dtype) / (2.0 * width)
 
 
 class SurrogateSpike(nn.Module):
@@ -119,7 +106,7 @@ class SigmoidSpike(SurrogateSpike):
         self.alpha = float(alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _SigmoidFn.apply(x, self.alpha)
+        return spike(x, _sigmoid_dfdx, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -135,7 +122,7 @@ class ATanSpike(SurrogateSpike):
         self.alpha = float(alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ATanFn.apply(x, self.alpha)
+        return spike(x, _atan_dfdx, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -151,7 +138,7 @@ class TriangleSpike(SurrogateSpike):
         self.width = float(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _TriangleFn.apply(x, self.width)
+        return spike(x, _triangle_dfdx, self.width)
 
     def window(self) -> tuple[float, float]:
         return (-self.width, self.width)
@@ -170,7 +157,7 @@ class BoxcarSpike(SurrogateSpike):
         self.width = float(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _BoxcarFn.apply(x, self.width)
+        return spike(x, _boxcar_dfdx, self.width)
 
     def window(self) -> tuple[float, float]:
         return (-self.width, self.width)
