@@ -44,7 +44,6 @@ NETS: dict[str, tuple[str, int, bool]] = {
     # 60 Lava processes; probing only the 20 LIF layers and the readout keeps it ~80
     "sew_resnet18": ("onnx_rung3/sew_resnet18", 8, False),
 }
-MAKERS = {"fold_ladder": "fold_ladder", "onnx_rung3": "onnx_rung3"}
 CALIB = 256  # training images for the quantiser when a run has no graph.fixed.npz
 
 
@@ -63,7 +62,7 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
     sub, default_n, every_node = NETS[name]
     run_dir = runs / sub
     if not (run_dir / "graph.float.npz").exists():
-        maker = MAKERS[sub.split("/")[0]]
+        maker = sub.split("/")[0]  # the experiment module that makes the run
         raise ConfigError(
             f"{run_dir} has no graph.float.npz: run `python -m toolchain.experiments.{maker}`"
         )
@@ -76,15 +75,16 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
     if not every_node:
         layers = [k for k in compared_layers(fixed) if isinstance(fixed.nodes[k], (LIF, Readout))]
     t0 = time.perf_counter()
-    fx = rung2_fixed(fixed, x, generator=np.random.default_rng(seed), layers=layers, labels=y)
+    spec = translate(fixed)
+    fx = rung2_fixed(
+        fixed, x, generator=np.random.default_rng(seed), layers=layers, labels=y, spec=spec
+    )
     t1 = time.perf_counter()
     fl = rung2_float(floating, x, generator=np.random.default_rng(seed), labels=y)
     t2 = time.perf_counter()
     print(fx.summary(), flush=True)
     print(fl.summary(), flush=True)
-    spec = translate(fixed)
     stock = sum(p.kind.startswith("lava.") for p in spec.processes.values())
-    lif = [k for k, v in fixed.nodes.items() if isinstance(v, LIF)]
     return {
         "net": name,
         "run_dir": str(run_dir),
@@ -100,7 +100,7 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
         if fx.first_divergence is None
         else fx.first_divergence.describe(),
         "fixed_passed": fx.passed,
-        "float_spikes": sum(fl.layers[k].compared for k in lif),
+        "float_spikes": sum(la.compared for la in fl.layers.values()),  # LIF layers only
         "float_mismatches": sum(la.mismatches for la in fl.layers.values()),
         "float_ties": fl.n_ties,
         "float_errors": fl.n_errors,
