@@ -154,8 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     runs = Path(a.runs)
+    names = a.nets.split(",")
+    unknown = [n for n in names if n not in NETS]
+    if unknown:  # before any training, not a KeyError after the first nets
+        p.error(f"unknown --nets {unknown}; known: {', '.join(NETS)}")
     rows = []
-    for name in a.nets.split(","):
+    for name in names:
         rows += evaluate(name, runs, a.retrain, a.seed)
     (runs / "summary.json").write_text(json.dumps(rows, indent=2))
     print(_table(rows))
