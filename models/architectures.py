@@ -16,24 +16,10 @@ from collections.abc import Callable
 from torch import nn
 
 from models.base import StatefulModule, TimeDistributed
-from models.blocks import make_neuron, make_norm
+from models.blocks import make_lif, make_neuron, make_norm
 from models.init import apply_init
-from models.neurons import LIF
 
 __all__ = ["ARCHITECTURES", "register_architecture", "build_model", "build_mlp", "make_lif"]
-
-#: Keys of a ``neuron`` config section, passed to :class:`models.neurons.LIF`.
-NEURON_KEYS = ("tau", "threshold", "reset", "surrogate", "surrogate_params", "detach_reset")
-
-
-def make_lif(neuron: dict | None = None, **overrides) -> LIF:
-    """A :class:`LIF` from a ``neuron`` config section; unknown keys raise ``ValueError``."""
-    cfg = dict(neuron or {})
-    cfg.update(overrides)
-    unknown = set(cfg) - set(NEURON_KEYS) - {"online"}
-    if unknown:
-        raise ValueError(f"unknown neuron option(s) {sorted(unknown)}; valid: {list(NEURON_KEYS)}")
-    return LIF(**cfg)
 
 
 def build_mlp(

@@ -19,7 +19,7 @@ Protocol (duck-typed, so architectures can mix plain ``torch.nn`` layers in):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -28,6 +28,7 @@ __all__ = [
     "STEP_MODES",
     "StatefulModule",
     "TimeDistributed",
+    "merged_time",
     "set_step_mode",
     "reset_states",
     "finish_sequences",
@@ -59,6 +60,20 @@ class StatefulModule(nn.Module):
         pass
 
 
+def merged_time(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, step_mode: str
+) -> torch.Tensor:
+    """``fn`` applied per time step as one batched call.
+
+    In ``"m"`` mode ``[T, B, ...]`` is merged to ``[T*B, ...]`` and the result split back to
+    ``[T, B, ...]``; in ``"s"`` mode ``fn`` sees ``[B, ...]`` as is.
+    """
+    if step_mode == "s":
+        return fn(x)
+    y = fn(x.flatten(0, 1))
+    return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+
+
 class TimeDistributed(StatefulModule):
     """Apply a stateless module to every time step.
 
@@ -72,11 +87,7 @@ class TimeDistributed(StatefulModule):
         self.module = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.step_mode == "s":
-            return self.module(x)
-        t, b = x.shape[:2]
-        y = self.module(x.flatten(0, 1))
-        return y.reshape(t, b, *y.shape[1:])
+        return merged_time(self.module, x, self.step_mode)
 
 
 def spiking_modules(net: nn.Module) -> Iterator[nn.Module]:
@@ -94,28 +105,26 @@ def set_step_mode(net: nn.Module, mode: str) -> nn.Module:
     return net
 
 
-def reset_states(net: nn.Module) -> None:
-    """Call ``reset_state()`` on every module of ``net`` that defines it."""
+def _call_each(net: nn.Module, method: str) -> None:
     for m in net.modules():
-        fn = getattr(m, "reset_state", None)
+        fn = getattr(m, method, None)
         if callable(fn):
             fn()
+
+
+def reset_states(net: nn.Module) -> None:
+    """Call ``reset_state()`` on every module of ``net`` that defines it."""
+    _call_each(net, "reset_state")
 
 
 def finish_sequences(net: nn.Module) -> None:
     """Call ``finish_sequence()`` on every module of ``net`` that defines it."""
-    for m in net.modules():
-        fn = getattr(m, "finish_sequence", None)
-        if callable(fn):
-            fn()
+    _call_each(net, "finish_sequence")
 
 
 def apply_constraints(net: nn.Module) -> None:
     """Call ``apply_constraints()`` on every module of ``net`` that defines it."""
-    for m in net.modules():
-        fn = getattr(m, "apply_constraints", None)
-        if callable(fn):
-            fn()
+    _call_each(net, "apply_constraints")
 
 
 def collect_extra_losses(net: nn.Module) -> torch.Tensor | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import StatefulModule
+from models.base import StatefulModule, merged_time
 from models.neurons import LIF
 from models.osr import OSR
 from models.ots import OTSLIF
@@ -33,6 +33,8 @@ __all__ = [
     "apply_step",
     "check_image_shape",
     "scaled_width",
+    "NEURON_KEYS",
+    "make_lif",
     "make_norm",
     "make_neuron",
     "ConvBlock",
@@ -64,10 +66,9 @@ def check_image_shape(in_shape, arch: str) -> tuple[int, int, int]:
 
 def apply_step(module: nn.Module, x: torch.Tensor, step_mode: str) -> torch.Tensor:
     """Apply ``module`` to ``x`` in ``step_mode`` (see the module docstring)."""
-    if step_mode == "s" or isinstance(module, StatefulModule):
+    if isinstance(module, StatefulModule):
         return module(x)
-    y = module(x.flatten(0, 1))
-    return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+    return merged_time(module, x, step_mode)
 
 
 def make_norm(norm: str | None, channels: int, spatial: bool) -> nn.Module:
@@ -80,11 +81,31 @@ def make_norm(norm: str | None, channels: int, spatial: bool) -> nn.Module:
     return OSR(channels)
 
 
-def make_neuron(neuron: dict | None, norm: str | None = None, T: int | None = None) -> LIF:
-    """A LIF from a ``neuron`` config section (keys as :func:`models.architectures.make_lif`);
-    an :class:`OTSLIF` over ``T`` steps when ``norm == "osr_ots"`` (``T`` then required)."""
-    from models.architectures import make_lif  # architectures imports this module's users
+#: Keys of a ``neuron`` config section, passed to :class:`models.neurons.LIF`.
+NEURON_KEYS = (
+    "tau",
+    "threshold",
+    "reset",
+    "surrogate",
+    "surrogate_params",
+    "detach_reset",
+    "online",
+)
 
+
+def make_lif(neuron: dict | None = None, **overrides) -> LIF:
+    """A :class:`LIF` from a ``neuron`` config section; unknown keys raise ``ValueError``."""
+    cfg = dict(neuron or {})
+    cfg.update(overrides)
+    unknown = set(cfg) - set(NEURON_KEYS)
+    if unknown:
+        raise ValueError(f"unknown neuron option(s) {sorted(unknown)}; valid: {list(NEURON_KEYS)}")
+    return LIF(**cfg)
+
+
+def make_neuron(neuron: dict | None, norm: str | None = None, T: int | None = None) -> LIF:
+    """A LIF from a ``neuron`` config section (keys :data:`NEURON_KEYS`); an :class:`OTSLIF`
+    over ``T`` steps when ``norm == "osr_ots"`` (``T`` then required)."""
     lif = make_lif(neuron)  # validates the keys
     if _norm_key(norm) != "osr_ots":
         return lif

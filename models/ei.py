@@ -63,7 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.base import StatefulModule
+from models.base import StatefulModule, merged_time
 from models.gradnorm import GRADNORM_MODES, GradNorm
 
 __all__ = [
@@ -388,11 +388,7 @@ class EICircuit(StatefulModule):
         return current
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.step_mode == "s":
-            return self.circuit(x)
-        t, b = x.shape[:2]
-        y = self.circuit(x.flatten(0, 1))
-        return y.reshape(t, b, *y.shape[1:])
+        return merged_time(self.circuit, x, self.step_mode)
 
     def extra_repr(self) -> str:
         c = self.config

@@ -3,7 +3,7 @@
 Every hidden layer is an E-I circuit (:class:`models.ei.EILinear` / :class:`models.ei.EIConv2d`)
 followed by a LIF population; the classifier is an E-I readout (``logits = I_EE - I_sub``, no
 division). Pooling is average pooling. All builders take ``neuron`` (a LIF config section, see
-:func:`models.architectures.make_lif`) and ``ei`` (an :class:`models.ei.EIConfig` section:
+:func:`models.blocks.make_lif`) and ``ei`` (an :class:`models.ei.EIConfig` section:
 ``init``, ``stabilization``, ``eps``, ``grad_scaling``, ``error_centring``, ``ei_ratio``).
 
 - ``ei_mlp``: ``Flatten -> [EILinear -> LIF] * len(hidden) -> EILinear(readout)``.
@@ -24,8 +24,9 @@ import math
 import torch
 from torch import nn
 
-from models.architectures import make_lif, register_architecture
+from models.architectures import register_architecture
 from models.base import TimeDistributed
+from models.blocks import check_image_shape, make_lif, scaled_width
 from models.ei import EICircuit, EIConfig, EIConv2d, EILinear
 from models.neurons import LIF
 
@@ -43,16 +44,6 @@ VGG_LAYERS: dict[int, list] = {
     11: [64, "P", 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P"],
     16: [64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512, "P", 512, 512, 512, "P"],
 }
-
-
-def _channels(c: int, width: float) -> int:
-    return max(1, int(round(c * width)))
-
-
-def _check_image(in_shape, arch: str) -> tuple[int, int, int]:
-    if len(in_shape) != 3:
-        raise ValueError(f"{arch}: in_shape must be (C, H, W), got {tuple(in_shape)}")
-    return tuple(int(s) for s in in_shape)
 
 
 @register_architecture("ei_mlp")
@@ -90,7 +81,7 @@ def build_ei_vgg(
     if not width > 0:
         raise ValueError(f"ei_vgg: width must be > 0, got {width}")
     cfg = EIConfig.from_dict(ei)
-    c, h, w = _check_image(in_shape, f"ei_vgg{depth}")
+    c, h, w = check_image_shape(in_shape, f"ei_vgg{depth}")
     layers: list[nn.Module] = []
     for item in VGG_LAYERS[depth]:
         if item == "P":
@@ -98,7 +89,7 @@ def build_ei_vgg(
                 layers.append(TimeDistributed(nn.AvgPool2d(2)))
                 h, w = h // 2, w // 2
             continue
-        out = _channels(item, width)
+        out = scaled_width(item, width)
         layers += [EIConv2d(c, out, 3, 1, 1, config=cfg), make_lif(neuron)]
         c = out
     layers += [TimeDistributed(nn.Flatten()), EILinear(c * h * w, num_classes, cfg, readout=True)]
@@ -160,11 +151,11 @@ def build_ei_sew_resnet18(
     if not width > 0:
         raise ValueError(f"ei_sew_resnet18: width must be > 0, got {width}")
     cfg = EIConfig.from_dict(ei)
-    c_in, _, _ = _check_image(in_shape, "ei_sew_resnet18")
-    c = _channels(64, width)
+    c_in, _, _ = check_image_shape(in_shape, "ei_sew_resnet18")
+    c = scaled_width(64, width)
     layers: list[nn.Module] = [EIConv2d(c_in, c, 3, 1, 1, config=cfg), make_lif(neuron)]
     for stage, base in enumerate((64, 128, 256, 512)):
-        out = _channels(base, width)
+        out = scaled_width(base, width)
         for block in range(2):
             stride = 2 if stage > 0 and block == 0 else 1
             layers.append(SEWBlock(c, out, stride, neuron, cfg))

@@ -97,16 +97,16 @@ register_architecture("vgg")(build_vgg)
 
 
 def _preset(name: str):
-    layers, hidden = VGG_PRESETS[name]
+    layers, preset_hidden = VGG_PRESETS[name]
 
     def builder(in_shape, num_classes, hidden: list[int] | None = None, **options) -> nn.Sequential:
         if "layers" in options:
             raise ValueError(f"{name}: 'layers' is fixed by the preset; use arch 'vgg' instead")
-        h = list(VGG_PRESETS[name][1]) if hidden is None else list(hidden)
+        h = list(preset_hidden) if hidden is None else list(hidden)
         return build_vgg(in_shape, num_classes, layers=list(layers), hidden=h, **options)
 
     builder.__name__ = f"build_{name}"
-    builder.__doc__ = f"{name}: layers {layers}, hidden {hidden} (see :func:`build_vgg`)."
+    builder.__doc__ = f"{name}: layers {layers}, hidden {preset_hidden} (see :func:`build_vgg`)."
     return builder
 
 
