@@ -37,7 +37,15 @@ import numpy as np
 from hwsim.errors import GraphError
 from hwsim.graph import NODE_KINDS, SCHEMA_VERSION, HardwareGraph, Node
 
-__all__ = ["FILE_MAGIC", "to_dict", "from_dict", "save_graph", "load_graph", "graphs_equal"]
+__all__ = [
+    "FILE_MAGIC",
+    "to_dict",
+    "from_dict",
+    "save_graph",
+    "load_graph",
+    "graphs_equal",
+    "atomic_write_text",
+]
 
 FILE_MAGIC = "spikefold-hardware-graph"
 _HEADER = "__header__"
@@ -212,6 +220,25 @@ def save_graph(graph: HardwareGraph, path: str | os.PathLike) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`save_graph` writes a graph (a
+    temporary file in the same directory, ``fsync``, ``os.replace``; the parent directory is
+    created): an interrupted write leaves any previous file intact. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -18,13 +18,13 @@ import html
 import io
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwsim.counters import Counts
 from hwsim.energy import fmt_energy, sig
+from hwsim.io import atomic_write_text
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -416,26 +416,12 @@ def render_html(rep: dict, plots: Mapping[str, bytes] | None = None) -> str:
 # files
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(out_dir: str | os.PathLike, rep: dict) -> ReportPaths:
     """Write ``report.json``, ``report.md`` and ``report.html`` of ``rep`` (a
     :func:`build_report` dict) into ``out_dir``, each atomically; returns their paths."""
     d = Path(out_dir)
     paths = ReportPaths(*(d / f for f in REPORT_FILES))
-    _atomic_write(paths.json, json.dumps(rep, indent=2, ensure_ascii=False, allow_nan=False))
-    _atomic_write(paths.md, render_markdown(rep))
-    _atomic_write(paths.html, render_html(rep))
+    atomic_write_text(paths.json, json.dumps(rep, indent=2, ensure_ascii=False, allow_nan=False))
+    atomic_write_text(paths.md, render_markdown(rep))
+    atomic_write_text(paths.html, render_html(rep))
     return paths

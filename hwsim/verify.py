@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import GraphError, VerificationError
 from hwsim.graph import LIF, Conv2d, Dense, EICircuit, HardwareGraph, Readout
+from hwsim.io import atomic_write_text
 from hwsim.sim import SimResult, encode_inputs, run_steps
 from hwsim.simops import conv_sum
 
@@ -643,16 +643,4 @@ def write_verify_json(
     for key, val in items:
         data["rungs"][str(key)] = _plain(val)
     data["passed"] = all(bool(r.get("passed")) for r in data["rungs"].values())
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return atomic_write_text(p, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -4,6 +4,7 @@ toy pair of graphs whose numbers are known, compare_exact, verify.json."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -223,7 +224,7 @@ def test_write_verify_json_merges_atomically(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(json, "dump", boom)
+    monkeypatch.setattr(os, "fsync", boom)  # fails after the temporary file is written
     with pytest.raises(RuntimeError):
         write_verify_json(p, _result(3))
     assert p.read_bytes() == before

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.graph import EICircuit
-from hwsim.io import save_graph
+from hwsim.io import atomic_write_text, save_graph
 from toolchain.fold.calibrate import calibrate_floor
 from toolchain.fold.rules import check_design_rules
 from toolchain.fold.trace import FoldResult, fold_model
@@ -31,7 +31,6 @@ def fold_run(
     ``ei_floor`` is a quantile: then :func:`calibrate_floor` sets a per-layer floor from the
     first ``calib_samples`` training images (and rung 0 against torch is no longer exact)."""
     from toolchain.pipeline import CONFIG, load_trained
-    from toolchain.train import _atomic_write_text
 
     run_dir = Path(run_dir)
     model, cfg, data = load_trained(run_dir)
@@ -58,5 +57,5 @@ def fold_run(
             if isinstance(v, EICircuit) and v.variant == "divisive"
         },
     }
-    _atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
+    atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
     return FoldResult(graph, res.probes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import ConfigError
-from hwsim.io import load_graph, save_graph
+from hwsim.io import atomic_write_text, load_graph, save_graph
 from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
 
 __all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run"]
@@ -36,7 +36,6 @@ def quantize_run(
     from toolchain.config import RunConfig, load_config
     from toolchain.fold.run import GRAPH_FLOAT
     from toolchain.pipeline import CONFIG, load_run_data
-    from toolchain.train import _atomic_write_text
 
     run_dir = Path(run_dir)
     path = run_dir / GRAPH_FLOAT
@@ -71,5 +70,5 @@ def quantize_run(
         },
         **res.to_dict(),
     }
-    _atomic_write_text(run_dir / QUANTIZE_REPORT, json.dumps(out, indent=2, allow_nan=False))
+    atomic_write_text(run_dir / QUANTIZE_REPORT, json.dumps(out, indent=2, allow_nan=False))
     return res
