@@ -65,9 +65,6 @@ class Pricing:
             sum(t.high for t in terms.values()),
         )
 
-    def layer_total(self, node: str) -> float:
-        return sum(t.energy for t in self.by_layer.get(node, {}).values())
-
     def ratio(self) -> Unit | None:
         """ANN-equivalent / SNN energy ``(nominal, low, high)``. Both sides use the same
         constants, so the range compares like with like: the ratio with every constant at its

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,7 +79,6 @@ class SimResult:
     timing: str
     readout_node: str | None = None
     batch: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def aligned(self, key: str) -> np.ndarray:
         """``records[key]`` over the ``T`` steps aligned with the input (``offset .. offset +

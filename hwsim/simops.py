@@ -133,16 +133,10 @@ class Op:
         raise NotImplementedError
 
 
-class InputOp(Op):
-    """Identity: the runner encodes the input (``hwsim.sim``)."""
-
-    def step(self, x, t, forced=None):
-        return x
-
-
 class IdentityOp(Op):
-    """:class:`Add` (its inputs are summed by the runner) and :class:`Delay` (its latency is
-    applied by the runner)."""
+    """The nodes whose work the runner (``hwsim.sim``) does: :class:`Input` (encoded by the
+    runner), :class:`Add` (its inputs summed), :class:`Delay` (its latency applied) and
+    :class:`Readout` (the step's summed current; the runner accumulates the total)."""
 
     def step(self, x, t, forced=None):
         return x
@@ -308,15 +302,8 @@ class EICircuitOp(Op):
         return out.current
 
 
-class ReadoutOp(Op):
-    """Output: the summed input current of the step. The runner accumulates the total."""
-
-    def step(self, x, t, forced=None):
-        return x
-
-
 OPS: dict[type[Node], Callable[..., Op]] = {
-    Input: InputOp,
+    Input: IdentityOp,
     Dense: DenseOp,
     Conv2d: ConvOp,
     SumPool2d: SumPoolOp,
@@ -327,7 +314,7 @@ OPS: dict[type[Node], Callable[..., Op]] = {
     EICircuit: EICircuitOp,
     Add: IdentityOp,
     Delay: IdentityOp,
-    Readout: ReadoutOp,
+    Readout: IdentityOp,
 }
 """Node kind -> operation class (exact type: AvgPool2d is not a SumPool2d here)."""
 

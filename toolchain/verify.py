@@ -22,6 +22,8 @@ from hwsim.graph import HardwareGraph
 from hwsim.verify import RungResult, rung0, rung1, write_verify_json
 from models.base import reset_states, set_step_mode
 from toolchain.encoding import get_encoder
+from toolchain.fold.run import FOLD_JSON, GRAPH_FLOAT
+from toolchain.quantize.run import GRAPH_FIXED
 
 __all__ = [
     "GRAPH_FLOAT",
@@ -34,10 +36,7 @@ __all__ = [
     "verify_run",
 ]
 
-GRAPH_FLOAT = "graph.float.npz"
-GRAPH_FIXED = "graph.fixed.npz"
 VERIFY_JSON = "verify.json"
-FOLD_JSON = "fold.json"
 
 _TORCH_ENCODING = {"direct": "direct", "rate": "poisson"}
 
@@ -184,11 +183,13 @@ def verify_run(
     from toolchain.pipeline import load_trained
 
     run_dir = Path(run_dir)
+    need = {0: [GRAPH_FLOAT, FOLD_JSON], 1: [GRAPH_FLOAT, GRAPH_FIXED]}
+    if not rungs or not set(rungs) <= set(need):
+        raise ConfigError(f"verify_run runs rungs 0 and 1; got {tuple(rungs)}")
     model, _cfg, data = load_trained(run_dir)
     x, y = data.x_test[:n], data.y_test[:n]
-    need = {0: [GRAPH_FLOAT, FOLD_JSON], 1: [GRAPH_FLOAT, GRAPH_FIXED]}
     for r in rungs:
-        for f in need.get(r, []):
+        for f in need[r]:
             if not (run_dir / f).exists():
                 stage = "fold" if f != GRAPH_FIXED else "quantize"
                 raise ConfigError(f"{run_dir / f} is missing: run `spikefold {stage}` first")
