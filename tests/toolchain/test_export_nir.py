@@ -53,3 +53,10 @@ def test_export_nir_errors(run_dir, tmp_path, capsys):
                  str(tmp_path / "soft.nir")]) == 1  # fmt: skip
     err = capsys.readouterr().err
     assert f"node {lif!r} (LIF): soft reset" in err and not (tmp_path / "soft.nir").exists()
+
+
+@pytest.mark.parametrize("target", ["lava", "onnx", "nir"])
+def test_export_verify_rejects_a_non_positive_n_before_writing(target, tmp_path, capsys):
+    assert main(["export", target, str(tmp_path), "--verify", "--n", "0"]) == 1
+    assert "--n must be positive, got 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

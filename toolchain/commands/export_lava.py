@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from exporters.lava import export_lava
+    from hwsim.errors import ConfigError
 
+    if args.verify and args.n < 1:
+        raise ConfigError(f"--n must be positive, got {args.n}")
     run_dir = Path(args.run_dir)
     default = GRAPH_FLOAT if args.float_graph else GRAPH_FIXED
     graph = _load(Path(args.graph) if args.graph else run_dir / default)

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.errors import ConfigError
     from hwsim.io import load_graph
 
+    if args.verify and args.n < 1:
+        raise ConfigError(f"--n must be positive, got {args.n}")
     run_dir = Path(args.run_dir)
     graph_path = Path(args.graph) if args.graph else run_dir / GRAPH_FLOAT
     if not graph_path.exists():

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from hwsim.errors import ConfigError
     from hwsim.io import load_graph
 
+    if args.verify and args.n < 1:
+        raise ConfigError(f"--n must be positive, got {args.n}")
     run_dir = Path(args.run_dir)
     if args.graph:
         if not args.out:
