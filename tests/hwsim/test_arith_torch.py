@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from hwsim import arith
-
-torch = pytest.importorskip("torch")
-ei = pytest.importorskip("models.ei")
-neurons = pytest.importorskip("models.neurons")
+from models import ei, neurons
 
 
 def _randomise(layer, gen: torch.Generator) -> None:

@@ -17,11 +17,11 @@ from hwsim.report import render_markdown
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    from toolchain import quantize
     from toolchain.cli import main
     from toolchain.fold import fold_run
     from toolchain.verify import verify_run
 
-    quantize = pytest.importorskip("toolchain.quantize")
     root = tmp_path_factory.mktemp("runs")
     argv = ["train", "--dataset", "digits", "--arch", "mlp", "--epochs", "1", "-T", "4",
             "--name", "r", "--runs", str(root), "--no-progress",

@@ -194,7 +194,7 @@ def test_rung0_on_folded_architectures(name):
 def test_cli_verify_rung1_after_quantize(run_dir, tmp_path, capsys):
     import shutil
 
-    quantize = pytest.importorskip("toolchain.quantize")
+    from toolchain import quantize
     from toolchain.cli import main
 
     run_dir = shutil.copytree(run_dir, tmp_path / "r")  # the shared run stays unquantised
