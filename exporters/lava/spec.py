@@ -28,8 +28,6 @@ per process, the name and shape of every Lava ``Var`` the process had when it wa
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,20 +298,8 @@ def _check(spec: LavaGraphSpec, where: str) -> None:
 
 
 def save_spec(spec: LavaGraphSpec, path: str | Path) -> Path:
-    """Write ``spec`` as JSON, atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    text = json.dumps(spec_to_json(spec), separators=(",", ":"))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``spec`` as JSON, atomically (:func:`hwsim.io.atomic_write_text`)."""
+    return hwio.atomic_write_text(path, json.dumps(spec_to_json(spec), separators=(",", ":")))
 
 
 def load_spec(path: str | Path) -> LavaGraphSpec:
