@@ -298,6 +298,8 @@ def test_quantize_refuses_bad_inputs():
     gq = quantize(g, X, 8).graph
     with pytest.raises(QuantizationError, match="float graph"):
         quantize(gq, X, 8)
+    with pytest.raises(QuantizationError, match="calibration data"):
+        quantize(g, X[:0], 8)
     nodes = {"x": Input((4,), "spikes"), "f": Flatten(), "out": Readout()}
     bad = HardwareGraph(nodes, [("x", "f"), ("f", "out")], GraphMetadata(T=2))
     with pytest.raises(QuantizationError, match="'out'.*'f' is no synapse"):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from hwsim.graph import LIF, HardwareGraph, Readout
-from hwsim.sim import simulate
+from hwsim.sim import simulate, simulate_dataset
 
 __all__ = ["batches", "float_ranges", "saturation_counts"]
 
@@ -51,15 +51,11 @@ def saturation_counts(
 ) -> tuple[dict[str, dict[str, int]], np.ndarray]:
     """Overflow and saturation events of a fixed graph on ``x`` (``hwsim.sim``'s counters:
     ``act``, ``fold``, ``clip``, ``acc``, ``sat``; ``dead`` E-I samples are not overflows and
-    are left out), summed over the batches, and the predictions."""
-    total: dict[str, dict[str, int]] = {}
-    preds = []
-    gen = np.random.default_rng(0)
-    for xb in batches(graph, x, batch_size):
-        res = simulate(graph, xb, generator=gen)
-        preds.append(res.predictions)
-        for node, ev in res.overflow.items():
-            for k, v in ev.items():
-                if k != "dead" and v:
-                    total.setdefault(node, {})[k] = total.get(node, {}).get(k, 0) + int(v)
-    return total, np.concatenate(preds) if preds else np.zeros(0, np.int64)
+    are left out), summed over the batches, and the predictions. The rate draws are those of
+    :func:`float_ranges` (one ``default_rng(0)`` over the batches)."""
+    res = simulate_dataset(graph, x, batch_size, generator=np.random.default_rng(0))
+    total = {
+        node: {k: int(v) for k, v in ev.items() if k != "dead" and v}
+        for node, ev in res.overflow.items()
+    }
+    return {n: ev for n, ev in total.items() if ev}, res.predictions

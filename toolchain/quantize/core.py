@@ -494,6 +494,8 @@ def quantize(
     if target not in LIMITS:
         raise QuantizationError(f"unknown target {target!r}; valid: {sorted(LIMITS)}")
     x = np.asarray(calib_inputs)
+    if x.size == 0:
+        raise QuantizationError("quantize needs calibration data; got an empty array")
     stats, float_pred = float_ranges(graph_float, x, batch_size)
     q = _Quantizer(graph_float, x, stats, widths, bool(allow_saturation), margin, LIMITS[target])
     q.run()
@@ -528,7 +530,7 @@ def quantize(
             f"saturation on the calibration data ({n_samples} samples) in layer(s) {what}; "
             "pass allow_saturation=True to accept it"
         )
-    agree = float(np.mean(float_pred == fixed_pred)) if n_samples else float("nan")
+    agree = float(np.mean(float_pred == fixed_pred))
     report = {
         "target": target,
         "weight_bits": weight_bits,
