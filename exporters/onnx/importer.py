@@ -109,9 +109,6 @@ class ModelInfo:
     def readouts(self) -> list[str]:
         return [n for n, v in self.graph.nodes.items() if isinstance(v, Readout)]
 
-    def rate_inputs(self) -> list[str]:
-        return [n for n, e in self.inputs_encoding.items() if e == "rate"]
-
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:
     """Read an ONNX file (protobuf only: nothing is unpickled); ExportError naming the path."""

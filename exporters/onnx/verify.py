@@ -71,10 +71,14 @@ def rung3(
     unknown = set(backends) - set(BACKENDS)
     if unknown or not backends:
         raise VerificationError(f"rung 3: unknown backends {sorted(unknown)}; use {BACKENDS}")
-    (name,) = graph.input_names()
-    axis = 1 if graph.nodes[name].encoding == "spikes" else 0
+    names = graph.input_names()
+    if len(names) != 1:
+        raise VerificationError(f"rung 3 supports one Input node, not {names}")
+    axis = 1 if graph.nodes[names[0]].encoding == "spikes" else 0
     x = np.asarray(x)
     n = x.shape[axis]
+    if n == 0:
+        raise VerificationError("rung 3 needs at least one sample, x has none")
     model = export_onnx(graph) if model is None else model
     steppers = {b: StepModel(model, b) for b in backends}
     fixed = graph.metadata.format == "fixed"

@@ -9,6 +9,7 @@ from onnx import numpy_helper
 
 from exporters.onnx import export_onnx, run_onnx, rung3
 from exporters.onnx.examples import EXAMPLES, mlp
+from hwsim.errors import VerificationError
 from hwsim.graph import (
     LIF,
     Dense,
@@ -67,6 +68,12 @@ def test_rung3_detects_a_changed_weight():
     d = res.first_divergence
     assert d.layer == "onnxruntime:fc2" and d.neuron == (0,)
     assert abs(d.ours - d.reference) == 2  # one input spike times the change
+
+
+def test_rung3_refuses_an_empty_batch():
+    graph = mlp("fixed")
+    with pytest.raises(VerificationError, match="at least one sample"):
+        rung3(graph, _inputs(graph, 0), backends=["onnxruntime"])
 
 
 def test_rung3_writes_verify_json(tmp_path):
