@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hwsim.errors import ExportError
+from hwsim.io import atomic_write_text
 from toolchain.config import RunConfig
 from toolchain.pipeline import train_run
-from toolchain.train import _atomic_write_text
 
 #: A small E-I circuit network (the seeds' central idea: DeepEISNN's excitatory-inhibitory
 #: layers with E-I Init and E-I Prop, no normalisation), trained with SGD as the paper does.
@@ -169,7 +169,7 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
     summary["test_accuracy"] = summary["stages"]["train"]["test_accuracy"]
     summary["fixed_test_accuracy"] = summary["stages"]["verify"]["fixed_test_accuracy"]
     summary["wall_seconds"] = round(time.perf_counter() - t_start, 2)
-    _atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
 
 

@@ -16,10 +16,11 @@ import torch
 from torch import nn
 
 from hwsim.errors import ConfigError
+from hwsim.io import atomic_write_text
 from models import build_model
 from toolchain.config import RunConfig, dump_config, load_config
 from toolchain.data import Dataset, load_dataset
-from toolchain.train import CHECKPOINT, Callback, _atomic_write_text, fit, load_checkpoint
+from toolchain.train import CHECKPOINT, Callback, fit, load_checkpoint
 
 __all__ = ["TrainedRun", "build_run_model", "load_run_data", "train_run", "load_trained"]
 
@@ -64,7 +65,7 @@ def train_run(
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the reproducible run
     model = build_run_model(cfg, data)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(run_dir / CONFIG, dump_config(cfg))
+    atomic_write_text(run_dir / CONFIG, dump_config(cfg))
     result = fit(
         model,
         data,

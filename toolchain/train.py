@@ -37,6 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hwsim.errors import ConfigError
+from hwsim.io import atomic_write_text
 from models.base import (
     apply_constraints,
     collect_extra_losses,
@@ -50,6 +51,7 @@ from toolchain.encoding import brightness_shift, get_encoder
 
 __all__ = [
     "TrainConfig",
+    "TrainingDiverged",
     "Callback",
     "SpikeRateMeter",
     "fit",
@@ -108,6 +110,14 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown train option(s) {sorted(unknown)}; valid: {sorted(valid)}")
         return cls(**d)
+
+
+class TrainingDiverged(ConfigError):
+    """:func:`fit` met a non-finite training loss in epoch :attr:`epoch` (counted from 1)."""
+
+    def __init__(self, epoch: int, loss: float) -> None:
+        super().__init__(f"training diverged at epoch {epoch}: loss is {loss}")
+        self.epoch = epoch
 
 
 class Callback:
@@ -277,14 +287,6 @@ def _atomic_torch_save(obj, path: Path) -> None:
             os.unlink(tmp)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(path: Path, **state) -> None:
     """Write a checkpoint of plain containers and tensors (loadable with ``weights_only``)."""
     _atomic_torch_save(state, Path(path))
@@ -372,7 +374,7 @@ def fit(
                 loss, out_sum = _train_batch(model, x_seq, yb, cfg, optimizer)
                 scheduler.step()
                 if not math.isfinite(loss):
-                    raise ConfigError(f"training diverged at epoch {epoch}: loss is {loss}")
+                    raise TrainingDiverged(epoch, loss)
                 loss_sum += loss * len(yb)
                 correct += int((out_sum.argmax(-1) == yb).sum())
                 n += len(yb)
@@ -414,7 +416,7 @@ def fit(
                 config=asdict(cfg),
                 meta=dict(meta or {}),
             )
-            _atomic_write_text(run_path / METRICS, json.dumps(history, indent=2))
+            atomic_write_text(run_path / METRICS, json.dumps(history, indent=2))
     final = history[-1] if history else {}
     return {
         "history": history,

@@ -14,10 +14,9 @@ import time
 
 import torch
 
-from hwsim.errors import ConfigError
 from models.architectures import build_model
 from toolchain.data import load_dataset
-from toolchain.train import Callback, TrainConfig, fit
+from toolchain.train import Callback, TrainConfig, TrainingDiverged, fit
 
 __all__ = ["VARIANTS", "MODEL", "TRAIN", "run_variant", "verdict", "main"]
 
@@ -84,10 +83,8 @@ def run_variant(
     t0 = time.perf_counter()
     try:
         fit(net, data, TrainConfig(**train, seed=seed, progress=False), callbacks=[hist])
-    except ConfigError as exc:  # the trainer stops on a non-finite loss
-        if "diverged" not in str(exc):
-            raise
-        diverged = len(hist.acc) + 1
+    except TrainingDiverged as exc:  # the trainer stops on a non-finite loss
+        diverged = exc.epoch
     return {
         "variant": name,
         "acc": hist.acc,
