@@ -247,11 +247,15 @@ def render_markdown(rep: dict) -> str:
 def make_plots(rep: dict) -> dict[str, bytes]:
     """PNG images (matplotlib, Agg backend) by name: ``firing_rate`` per LIF layer,
     ``spikes_per_step`` per LIF layer, ``energy_by_layer`` (stacked by term, one panel per
-    model), ``snn_vs_ann`` (totals with their ranges, log scale)."""
-    import matplotlib
+    model), ``snn_vs_ann`` (totals with their ranges, log scale).
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    Figures are built without pyplot, so the caller's matplotlib backend and open figures are
+    left alone (``Figure.savefig`` renders a PNG with Agg whatever the backend)."""
+    from matplotlib.figure import Figure
+
+    def subplots(*args, figsize, **kw):
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kw)
 
     layers = rep["counts"]["layers"]
     lif = [n for n, la in layers.items() if la["kind"] == "LIF"]
@@ -260,10 +264,9 @@ def make_plots(rep: dict) -> dict[str, bytes]:
     def png(fig) -> bytes:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
         return buf.getvalue()
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     rates = [layers[n]["firing_rate"] for n in lif]
     ax.bar(lif, rates, color="#4c72b0")
     ax.set_ylabel("spikes / neuron / step")
@@ -272,7 +275,7 @@ def make_plots(rep: dict) -> dict[str, bytes]:
         ax.text(i, r, f"{r:.3f}", ha="center", va="bottom", fontsize=8)
     out["firing_rate"] = png(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     for n in lif:
         ys = layers[n]["per_step"]["out_events"]
         ax.plot(range(len(ys)), ys, marker="o", label=n)
@@ -285,7 +288,7 @@ def make_plots(rep: dict) -> dict[str, bytes]:
     out["spikes_per_step"] = png(fig)
 
     models = list(rep["energy"])
-    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(4 * max(len(models), 1), 3.5),
+    fig, axes = subplots(1, max(len(models), 1), figsize=(4 * max(len(models), 1), 3.5),
                              squeeze=False)  # fmt: skip
     for ax, name in zip(axes[0], models):
         by_layer = rep["energy"][name]["by_layer"]
@@ -304,7 +307,7 @@ def make_plots(rep: dict) -> dict[str, bytes]:
     fig.tight_layout()
     out["energy_by_layer"] = png(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     xs, labels = [], []
     for i, name in enumerate(models):
         e = rep["energy"][name]
