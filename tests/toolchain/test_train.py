@@ -9,7 +9,16 @@ import torch
 from hwsim.errors import ConfigError
 from models import build_model
 from toolchain.data import load_dataset
-from toolchain.train import CHECKPOINT, METRICS, Callback, TrainConfig, _lr_lambda, evaluate, fit
+from toolchain.train import (
+    CHECKPOINT,
+    METRICS,
+    Callback,
+    TrainConfig,
+    TrainingDiverged,
+    _lr_lambda,
+    evaluate,
+    fit,
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +162,12 @@ def test_bad_config_values_raise():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ConfigError, match="unknown train option"):
         TrainConfig.from_dict({"epoch": 3})
+
+
+def test_non_finite_loss_raises_training_diverged_with_epoch(digits):
+    model = small_mlp(digits)
+    with torch.no_grad():
+        model[-1].module.weight[0, 0] = float("nan")  # readout NaN -> loss NaN in batch 1
+    with pytest.raises(TrainingDiverged, match="epoch 1") as err:
+        fit(model, digits, cfg(epochs=2))
+    assert err.value.epoch == 1 and isinstance(err.value, ConfigError)
