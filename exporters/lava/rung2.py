@@ -25,6 +25,7 @@ the ``"2"`` entry that :func:`hwsim.verify.write_verify_json` stores in ``verify
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -65,15 +66,15 @@ def _encoded(graph: HardwareGraph, x, generator) -> dict[str, np.ndarray]:
 
 def _run_both(graph, x, generator, names, chunk, progress, spec=None):
     inputs = _encoded(graph, x, generator)
+    if any(v.shape[1] == 0 for v in inputs.values()):
+        raise VerificationError("rung 2 needs at least one sample, the inputs have none")
     t0 = time.perf_counter()
     ref = run_steps(graph, inputs, record=names)  # LIF nodes also record "<name>/h"
     t1 = time.perf_counter()
     spec = translate(graph) if spec is None else spec
     res = run_lava_steps(spec, inputs, record=names, chunk=chunk, progress=progress)
     n = res.batch
-    kinds = {}
-    for p in spec.processes.values():
-        kinds[p.kind] = kinds.get(p.kind, 0) + 1
+    kinds = dict(Counter(p.kind for p in spec.processes.values()))
     timing = {
         "samples": n,
         "hwsim_s_per_sample": (t1 - t0) / n,

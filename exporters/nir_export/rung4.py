@@ -170,6 +170,8 @@ def rung4(
         raise VerificationError("rung 4 needs a graph with LIF nodes and a Readout")
     name, seq = _sequence(g, inputs, generator)
     n_total = seq.shape[1]
+    if n_total == 0:
+        raise VerificationError("rung 4 needs at least one sample, the inputs have none")
     mag_graph = magnitude_graph(ng)
     kappa = {n: _fan_in(ng, n) for n in lifs + [ro]}
     layers = {n: LayerAgreement() for n in lifs}

@@ -20,6 +20,7 @@ import exporters  # noqa: F401 - installs the Python 3.11 shim; must precede eve
 from exporters.lava import run_lava_steps, translate
 from exporters.lava.examples import FAMILIES, example_graph, example_input
 from exporters.lava.rung2 import compared_layers, rung2_entry, rung2_fixed, rung2_float
+from hwsim.errors import VerificationError
 from hwsim.graph import LIF
 from hwsim.sim import encode_inputs, run_steps
 from hwsim.verify import read_verify_json, write_verify_json
@@ -111,3 +112,9 @@ def test_quantized_ei_graph_is_bit_exact_and_written_to_verify_json(tmp_path) ->
     assert entry["passed"] and entry["float"]["passed"] and data["passed"]
     assert entry["layers"]["l1"]["mismatches"] == 0
     assert entry["settings"]["models"]["l2"] == "lava.proc.lif.models.PyLifModelBitAcc"
+
+
+def test_an_empty_batch_is_refused_before_lava_starts() -> None:
+    g = example_graph("mlp", "fixed")
+    with pytest.raises(VerificationError, match="at least one sample"):
+        rung2_fixed(g, example_input(g, 0))

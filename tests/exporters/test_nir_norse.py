@@ -240,6 +240,8 @@ def test_rung4_refuses_graphs_outside_nir():
     soft = dataclasses.replace(g, nodes=dict(g.nodes, lif0=LIF(0.5, 1.0, "soft")))
     with pytest.raises(ExportError, match="node 'lif0' .*soft reset"):
         rung4(soft, np.zeros((2, 20)))
+    with pytest.raises(VerificationError, match="at least one sample"):
+        rung4(g, np.zeros((0, 20)))
 
 
 def test_rung4_on_a_foreign_graph_with_folded_input_gain():
