@@ -54,11 +54,13 @@ __all__ = [
 SCHEDULES = ("linear", "log")
 
 
-def _adali_dfdx(x: torch.Tensor, lo: float, hi: float, alpha: float, beta: float) -> torch.Tensor:
+def _adali_vjp(
+    grad: torch.Tensor, x: torch.Tensor, lo: float, hi: float, alpha: float, beta: float
+) -> torch.Tensor:
     # lo = V⁻ - θ < 0 <= hi = V⁺ - θ (window offsets in x = U - θ)
-    below = ((x >= lo) & (x < 0)).to(x.dtype) * (alpha / -lo)
-    above = ((x >= 0) & (x <= hi)).to(x.dtype) * (beta / hi)
-    return below + above
+    below = ((x >= lo) & (x < 0)).to(grad.dtype) * (alpha / -lo)
+    above = ((x >= 0) & (x <= hi)).to(grad.dtype) * (beta / hi)
+    return grad * (below + above)
 
 
 @register_surrogate
@@ -125,7 +127,7 @@ class AdaLiSpike(SurrogateSpike):
             with torch.no_grad():
                 self.inside += int(((x >= lo) & (x <= hi)).sum())
                 self.total += x.numel()
-        return spike(x, _adali_dfdx, lo, hi, self.alpha, self.beta)
+        return spike(x, _adali_vjp, lo, hi, self.alpha, self.beta)
 
     def extra_repr(self) -> str:
         return (

@@ -2,7 +2,8 @@
 
 Every surrogate runs one ``torch.autograd.Function`` (:func:`spike`) whose forward is the exact
 Heaviside step ``S = Θ(x)`` with ``Θ(0) = 1`` (a neuron spikes when ``H >= θ``; ``x = H - θ``) and
-whose backward replaces ``dΘ/dx`` by the surrogate's pseudo-derivative ``dfdx(x, *consts)``.
+whose backward replaces ``dΘ/dx`` by the surrogate's pseudo-derivative: ``vjp(grad, x, *consts)``
+returns ``grad · dΘ/dx``.
 A thin ``nn.Module`` per surrogate holds the constants, so that the choice (and any state, such as
 AdaLi's window) appears in the model's ``repr`` and ``state_dict``.
 
@@ -42,45 +43,50 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
 
 
 class _SpikeFn(torch.autograd.Function):
-    """``Θ(x)`` forward; backward ``grad · dfdx(x, *consts)``.
+    """``Θ(x)`` forward; backward ``vjp(grad, x, *consts)`` = ``grad`` times the pseudo-derivative.
 
     The constants are fixed at forward time, so a window or slope changed between forward and
     backward (e.g. AdaLi's per-epoch schedule) cannot leak into a pending backward.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, dfdx, *consts: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, vjp, *consts: float) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.dfdx, ctx.consts = dfdx, consts
+        ctx.vjp, ctx.consts = vjp, consts
         return heaviside(x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (x,) = ctx.saved_tensors
-        # One gradient per forward input: x, then None for dfdx and each constant.
-        return (grad * ctx.dfdx(x, *ctx.consts), None, *(None for _ in ctx.consts))
+        # One gradient per forward input: x, then None for vjp and each constant.
+        return (ctx.vjp(grad, x, *ctx.consts), None, *(None for _ in ctx.consts))
 
 
-def spike(x: torch.Tensor, dfdx: Callable[..., torch.Tensor], *consts: float) -> torch.Tensor:
-    """``Θ(x)`` whose backward uses the pseudo-derivative ``dfdx(x, *consts)``."""
-    return _SpikeFn.apply(x, dfdx, *consts)
+def spike(x: torch.Tensor, vjp: Callable[..., torch.Tensor], *consts: float) -> torch.Tensor:
+    """``Θ(x)`` whose backward is ``vjp(grad, x, *consts)`` (``grad`` times the surrogate's
+    pseudo-derivative at ``x``)."""
+    return _SpikeFn.apply(x, vjp, *consts)
 
 
-def _sigmoid_dfdx(x: torch.Tensor, alpha: float) -> torch.Tensor:
+# Each vjp multiplies ``grad`` in, in this operation order, so that gradients (and so trained
+# weights and the accuracies in docs/results.md) stay bit-identical to the per-surrogate
+# Functions these replaced.
+def _sigmoid_vjp(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
     sig = torch.sigmoid(alpha * x)
-    return alpha * sig * (1.0 - sig)
+    return grad * alpha * sig * (1.0 - sig)
 
 
-def _atan_dfdx(x: torch.Tensor, alpha: float) -> torch.Tensor:
-    return (alpha / 2.0) / (1.0 + (math.pi / 2.0 * alpha * x) ** 2)
+def _atan_vjp(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return grad * (alpha / 2.0) / (1.0 + (math.pi / 2.0 * alpha * x) ** 2)
 
 
-def _triangle_dfdx(x: torch.Tensor, width: float) -> torch.Tensor:
-    return torch.clamp(1.0 - x.abs() / width, min=0.0) / width
+def _triangle_vjp(grad: torch.Tensor, x: torch.Tensor, width: float) -> torch.Tensor:
+    return grad * torch.clamp(1.0 - x.abs() / width, min=0.0) / width
 
 
-def _boxcar_dfdx(x: torch.Tensor, width: float) -> torch.Tensor:
-    return ((x >= -width) & (x < width)).to(x.dtype) / (2.0 * width)
+def _boxcar_vjp(grad: torch.Tensor, x: torch.Tensor, width: float) -> torch.Tensor:
+    inside = ((x >= -width) & (x < width)).to(grad.dtype)
+    return grad * inside / (2.0 * width)
 
 
 class SurrogateSpike(nn.Module):
@@ -106,7 +112,7 @@ class SigmoidSpike(SurrogateSpike):
         self.alpha = float(alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike(x, _sigmoid_dfdx, self.alpha)
+        return spike(x, _sigmoid_vjp, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -122,7 +128,7 @@ class ATanSpike(SurrogateSpike):
         self.alpha = float(alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike(x, _atan_dfdx, self.alpha)
+        return spike(x, _atan_vjp, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -138,7 +144,7 @@ class TriangleSpike(SurrogateSpike):
         self.width = float(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike(x, _triangle_dfdx, self.width)
+        return spike(x, _triangle_vjp, self.width)
 
     def window(self) -> tuple[float, float]:
         return (-self.width, self.width)
@@ -157,7 +163,7 @@ class BoxcarSpike(SurrogateSpike):
         self.width = float(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return spike(x, _boxcar_dfdx, self.width)
+        return spike(x, _boxcar_vjp, self.width)
 
     def window(self) -> tuple[float, float]:
         return (-self.width, self.width)
