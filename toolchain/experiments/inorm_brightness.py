@@ -14,7 +14,7 @@ at the shared ``lr = 0.05`` blows the divisive population up within the first ep
 ``λ_var = 1`` (``--lambda-var``), which keeps ``mean_k v ≈ 0``, ``var_k v ≈ 1`` throughout.
 
 Run: ``python -m toolchain.experiments.inorm_brightness [--seeds 5 --epochs 8 --extra]``
-(about 10 minutes on one core).
+(221 s with ``--extra`` on one core, docs/results.md).
 """
 
 from __future__ import annotations
