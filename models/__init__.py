@@ -4,8 +4,9 @@ E-I layers, I-Norm, OSR/OTS and architectures.
 ``models`` never imports ``hwsim``, ``exporters`` or ``toolchain``.
 """
 
-# models.adali, models.resnet and models.vgg register a surrogate ("adali") and architectures
-# ("sew_resnet18", "vgg", "vgg8", "vgg11", "vgg16") when imported, so importing ``models`` fills
+# models.adali registers a surrogate ("adali"); models.resnet, models.vgg, models.ei_arch and
+# models.inorm register architectures ("sew_resnet18", "vgg", "vgg8/11/16", "ei_mlp",
+# "ei_vgg8/11/16", "ei_sew_resnet18", "inorm_mlp") when imported, so importing ``models`` fills
 # the registries.
 from models.adali import AdaLiSpike, adali_window
 from models.architectures import ARCHITECTURES, build_model
