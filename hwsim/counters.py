@@ -60,7 +60,7 @@ ANN-equivalent), ``ann_divisions``, ``param_bits`` and ``state_bits`` at the gra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -615,27 +615,13 @@ def count_run(
     hwsim, recording only what counting needs, and return the merged :class:`Counts` (and,
     with ``with_result``, the predictions ``[N]`` and readout ``[N, K]`` as a tuple
     ``(counts, predictions, readout)``). Memory stays bounded by one batch of records."""
-    from hwsim.sim import simulate
+    from hwsim.sim import iter_batches, simulate
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise DataError(f"batch_size must be a positive int, got {batch_size!r}")
-    (inp,) = graph.input_names()
-    axis = 1 if graph.nodes[inp].encoding == "spikes" else 0
-    x = np.asarray(x)
-    n = int(x.shape[axis])
-    if n < 1:
-        raise DataError("count_run needs at least one sample")
     gen = np.random.default_rng(0) if generator is None else generator
     rec = needed_records(graph)
-    starts: Iterable[int] = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="counting", unit="batch")
     total: Counts | None = None
     preds, readouts = [], []
-    for s in starts:
-        xb = np.take(x, range(s, min(s + batch_size, n)), axis=axis)
+    for xb in iter_batches(graph, x, batch_size, "counting" if progress else None):
         res = simulate(graph, xb, record=rec, generator=gen)
         c = count_result(graph, res)
         total = c if total is None else total.merge(c)

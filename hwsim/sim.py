@@ -52,7 +52,14 @@ from hwsim.errors import DataError, GraphError
 from hwsim.graph import HardwareGraph, Input, Readout, latency
 from hwsim.simops import LIFOp, Op, make_op
 
-__all__ = ["SimResult", "simulate", "simulate_dataset", "encode_inputs", "run_steps"]
+__all__ = [
+    "SimResult",
+    "simulate",
+    "simulate_dataset",
+    "iter_batches",
+    "encode_inputs",
+    "run_steps",
+]
 
 
 @dataclass
@@ -281,6 +288,30 @@ def _check_force(graph, force, steps: int, batch: int, dtype) -> dict[str, np.nd
     return out
 
 
+def iter_batches(graph: HardwareGraph, x, batch_size: int, progress: str | None = None):
+    """``x`` split into batches of ``batch_size`` samples along each input's sample axis (axis
+    1 of a ``spikes`` train ``[T, N, ...]``, else 0), each batch of the same form as ``x`` (an
+    array, or a dict by input name). ``progress``: a tqdm bar with that description. Raises
+    :class:`DataError` for a bad ``batch_size`` or no samples."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise DataError(f"batch_size must be a positive int, got {batch_size!r}")
+    xs = x if isinstance(x, Mapping) else {graph.input_names()[0]: x}
+    xs = {k: np.asarray(v) for k, v in xs.items()}
+    axis = {k: 1 if graph.nodes[k].encoding == "spikes" else 0 for k in xs}
+    first = next(iter(xs))
+    n = int(xs[first].shape[axis[first]])
+    if n < 1:
+        raise DataError("no samples to simulate")
+    starts = range(0, n, batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=progress, unit="batch")
+    for s in starts:
+        xb = {k: np.take(v, range(s, min(s + batch_size, n)), axis=axis[k]) for k, v in xs.items()}
+        yield xb if isinstance(x, Mapping) else xb[first]
+
+
 def simulate_dataset(
     graph: HardwareGraph,
     x,
@@ -291,26 +322,16 @@ def simulate_dataset(
     progress: bool = False,
 ) -> SimResult:
     """:func:`simulate` over ``x [N, ...]`` (or ``[T, N, ...]`` for ``spikes``; a dict for
-    several inputs) in batches of ``batch_size``, concatenated: readout and predictions along
-    the samples, records along axis 1, counts and overflow summed. ``progress`` shows a tqdm
-    bar. One ``generator`` serves all batches (rate inputs are reproducible for a seed)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise DataError(f"batch_size must be a positive int, got {batch_size!r}")
-    xs = x if isinstance(x, Mapping) else {graph.input_names()[0]: x}
-    axis = {n: 1 if graph.nodes[n].encoding == "spikes" else 0 for n in xs}
-    n = int(np.asarray(next(iter(xs.values()))).shape[next(iter(axis.values()))])
+    several inputs) in batches of ``batch_size`` (:func:`iter_batches`), concatenated: readout
+    and predictions along the samples, records along axis 1, counts and overflow summed.
+    ``progress`` shows a tqdm bar. One ``generator`` serves all batches (rate inputs are
+    reproducible for a seed)."""
     gen = np.random.default_rng(0) if generator is None else generator
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc=f"hwsim {graph.metadata.format}", unit="batch")
-    parts = []
-    for s in starts:
-        xb = {k: np.take(np.asarray(v), range(s, min(s + batch_size, n)), axis=axis[k])
-              for k, v in xs.items()}  # fmt: skip
-        parts.append(simulate(graph, xb, record=record, generator=gen))
-    return _concat(parts)
+    desc = f"hwsim {graph.metadata.format}" if progress else None
+    return _concat([
+        simulate(graph, xb, record=record, generator=gen)
+        for xb in iter_batches(graph, x, batch_size, desc)
+    ])  # fmt: skip
 
 
 def _concat(parts: list[SimResult]) -> SimResult:

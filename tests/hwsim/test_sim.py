@@ -25,7 +25,7 @@ from hwsim.graph import (
     Readout,
     SumPool2d,
 )
-from hwsim.sim import encode_inputs, run_steps, simulate, simulate_dataset
+from hwsim.sim import encode_inputs, iter_batches, run_steps, simulate, simulate_dataset
 from hwsim.simops import conv_sum, dense_sum
 
 W8 = arith.FixedWidths()
@@ -444,3 +444,17 @@ def test_input_and_option_errors():
         simulate(chain(Input((2,), "spikes"), Readout(), T=4), np.zeros((3, 1, 2)))
     with pytest.raises(DataError, match="batch_size"):
         simulate_dataset(g, np.ones((2, 2)), batch_size=0)
+    with pytest.raises(DataError, match="no samples"):
+        simulate_dataset(g, np.ones((0, 2)))
+
+
+def test_iter_batches_splits_along_each_inputs_sample_axis():
+    gs = chain(Input((2,), "spikes"), Readout(), T=3)
+    x = np.arange(3 * 5 * 2).reshape(3, 5, 2)  # [T, N, 2]: samples on axis 1
+    got = list(iter_batches(gs, x, 2))
+    assert [b.shape for b in got] == [(3, 2, 2), (3, 2, 2), (3, 1, 2)]
+    np.testing.assert_array_equal(np.concatenate(got, axis=1), x)
+    g = chain(Input((2,)), Readout())
+    got = list(iter_batches(g, {"n0": np.arange(10).reshape(5, 2)}, 4))
+    assert [sorted(b) for b in got] == [["n0"], ["n0"]]
+    np.testing.assert_array_equal(got[1]["n0"], [[8, 9]])

@@ -3,23 +3,12 @@ of the quantised graph on the same data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from hwsim.graph import LIF, HardwareGraph, Readout
-from hwsim.sim import simulate, simulate_dataset
+from hwsim.sim import iter_batches, simulate, simulate_dataset
 
-__all__ = ["batches", "float_ranges", "saturation_counts"]
-
-
-def batches(graph: HardwareGraph, x, batch_size: int) -> Iterator[np.ndarray]:
-    """``x`` split along its sample axis (axis 1 for a ``spikes`` input, else 0)."""
-    x = np.asarray(x)
-    axis = 1 if graph.nodes[graph.input_names()[0]].encoding == "spikes" else 0
-    n = x.shape[axis]
-    for s in range(0, n, batch_size):
-        yield np.take(x, range(s, min(s + batch_size, n)), axis=axis)
+__all__ = ["float_ranges", "saturation_counts"]
 
 
 def float_ranges(
@@ -34,7 +23,7 @@ def float_ranges(
     out = {n: {"i_max": 0.0, "h_max": 0.0} for n in targets}
     gen = np.random.default_rng(0)
     preds = []
-    for xb in batches(graph, x, batch_size):
+    for xb in iter_batches(graph, x, batch_size):
         res = simulate(graph, xb, record=rec, generator=gen)
         preds.append(res.predictions)
         for n in targets:
