@@ -61,7 +61,7 @@ from hwsim import arith
 from hwsim.errors import GraphError, VerificationError
 from hwsim.graph import LIF, Conv2d, Dense, EICircuit, HardwareGraph, Readout
 from hwsim.io import atomic_write_text
-from hwsim.sim import SimResult, encode_inputs, run_steps
+from hwsim.sim import encode_inputs, run_steps
 from hwsim.simops import conv_sum
 
 __all__ = [
@@ -559,8 +559,8 @@ def rung1(
             enc_q = {k: v.astype(np.int64) for k, v in enc_f.items()}
         a, b = run_steps(gf, enc_f, record=lifs), run_steps(gq, enc_q, record=lifs)
         la, div = compare_exact(
-            {n: _aligned(b, n) != 0 for n in lifs},
-            {n: _aligned(a, n) != 0 for n in lifs},
+            {n: b.aligned(n) != 0 for n in lifs},
+            {n: a.aligned(n) != 0 for n in lifs},
             lifs,
             sample_offset=s0,
         )
@@ -600,10 +600,6 @@ def rung1(
             "overflow_events": overflow,
         },
     )
-
-
-def _aligned(r: SimResult, name: str) -> np.ndarray:
-    return r.aligned(name)
 
 
 # ---------------------------------------------------------------------------------------------
