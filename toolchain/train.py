@@ -47,7 +47,7 @@ from models.base import (
 )
 from models.neurons import LIF
 from toolchain.data import Dataset, iterate_batches
-from toolchain.encoding import brightness_shift, get_encoder
+from toolchain.encoding import ENCODERS, brightness_shift, get_encoder
 
 __all__ = [
     "TrainConfig",
@@ -91,6 +91,7 @@ class TrainConfig:
             "optimizer": (self.optimizer, ("sgd", "adam")),
             "mode": (self.mode, ("bptt", "online")),
             "loss": (self.loss, ("mean_ce", "tet")),
+            "encoding": (self.encoding, tuple(ENCODERS)),
         }
         for key, (value, valid) in checks.items():
             if value not in valid:
@@ -102,6 +103,9 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.tet_lambda <= 1.0:
             raise ConfigError(f"train.tet_lambda must be in [0, 1], got {self.tet_lambda}")
+        for key in ("warmup_epochs", "augment_brightness"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

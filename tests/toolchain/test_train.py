@@ -162,6 +162,13 @@ def test_bad_config_values_raise():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ConfigError, match="unknown train option"):
         TrainConfig.from_dict({"epoch": 3})
+    # checked at construction, not at the first batch of an epoch
+    with pytest.raises(ConfigError, match="encoding"):
+        TrainConfig(encoding="rate")
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        TrainConfig(warmup_epochs=-1)
+    with pytest.raises(ConfigError, match="augment_brightness"):
+        TrainConfig(augment_brightness=-0.1)
 
 
 def test_non_finite_loss_raises_training_diverged_with_epoch(digits):
