@@ -204,9 +204,11 @@ def _memory(counts: Counts, b: _Bill) -> None:
             ww = st.get("weight_bits", 32)
             w_rd = sram_access(m, st.get("weights", 0) * ww, ww)
             v_rd = sram_access(m, st.get("outputs", 0) * vw, vw)
-            b.charge("snn", name, "synaptic ops", acs, add, "E_add x ACs", ["add"])
-            b.charge("snn", name, "synaptic ops", macs, macu, "E_add x ACs + (E_mul + E_add) x "
-                     "MACs", ["add", "mul"])  # fmt: skip
+            # one term, two charges: the formula and constants are the term's, whichever
+            # charge creates it (a term keeps those of its first non-zero charge)
+            sop = "E_add x ACs + (E_mul + E_add) x MACs"
+            b.charge("snn", name, "synaptic ops", acs, add, sop, ["add", "mul"])
+            b.charge("snn", name, "synaptic ops", macs, macu, sop, ["add", "mul"])
             b.charge("snn", name, "weight reads", sops, w_rd,
                      "SOPs x E_rd(weight SRAM)", _SRAM)  # fmt: skip
             b.charge("snn", name, "membrane read/write", 2 * sops, v_rd,
