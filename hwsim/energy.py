@@ -18,9 +18,13 @@ Families of models (each a list of terms ``E = Σ count × price``; ``docs/energ
 its weight and reads and writes its target's membrane; every neuron update reads and writes
 its membrane; spike addresses are read and written through a FIFO)::
 
-    E_SNN = Σ_syn [ E_add·ACs + (E_mul+E_add)·MACs + SOPs·(E_rd(W) + 2 E_rd(V)) + ev_in·E_rd(F) ]
-          + Σ_LIF [ (E_mul + 2 E_add)·updates + E_add·spikes + 2 updates·E_rd(V) + spikes·E_rd(F) ]
-    E_ANN = Σ_syn [ (E_mul+E_add)·MACs + MACs·E_rd(W) + reads_in·E_rd(X) + outputs·E_rd(Y) ]
+    E_SNN = Σ_syn [ E_add·ACs + (E_mul+E_add)·MACs + SOPs·(E_rd(W) + 2 E_rd(V)) + ev_in·E_rd(F)
+                    + E_div·divisions ]
+          + Σ_LIF [ (E_mul + 2 E_add)·updates + E_add·spikes + 2 updates·E_rd(V) + spikes·E_rd(F)
+                    (+ updates·E_rd(B), 13-bit biases, for a LIF with a bias) ]
+          + Σ_Readout [ E_add·updates + 2 updates·E_rd(32-bit accumulators) ]
+    E_ANN = Σ_syn [ (E_mul+E_add)·MACs + MACs·E_rd(W) + reads_in·E_rd(X) + outputs·E_rd(Y)
+                    + E_div·divisions_1-step ]
 
 where ``E_rd(M)`` is one access to an SRAM holding ``M`` (:func:`sram_access`).
 
