@@ -32,6 +32,7 @@ else:  # pragma: no cover
 __all__ = ["DataConfig", "RunConfig", "load_config", "apply_overrides", "dump_config"]
 
 SECTIONS = ("name", "data", "model", "train")
+DEFAULT_MODEL = {"arch": "mlp", "hidden": [128]}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class DataConfig:
 class RunConfig:
     name: str = "run"
     data: DataConfig = field(default_factory=DataConfig)
-    model: dict = field(default_factory=lambda: {"arch": "mlp", "hidden": [128]})
+    model: dict = field(default_factory=lambda: copy.deepcopy(DEFAULT_MODEL))
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
@@ -63,7 +64,7 @@ class RunConfig:
         unknown = set(d) - set(SECTIONS)
         if unknown:
             raise ConfigError(f"unknown config section(s) {sorted(unknown)}; valid: {SECTIONS}")
-        model = dict(d.get("model") or {"arch": "mlp", "hidden": [128]})
+        model = copy.deepcopy(d.get("model") or DEFAULT_MODEL)
         if "arch" not in model:
             raise ConfigError("config section 'model' needs an 'arch' (e.g. arch: mlp)")
         return cls(
