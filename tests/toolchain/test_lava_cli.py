@@ -61,3 +61,17 @@ def test_export_verify_and_run(run_dir, capsys):
     summary = json.loads(out[out.index("{") :])
     assert summary["samples"] == 8 and 0.0 <= summary["accuracy"] <= 1.0
     assert summary["spikes_per_sample"]["m2"] > 0
+
+
+def test_run_lava_refuses_a_stale_export(run_dir, tmp_path, capsys):
+    import os
+
+    run_dir = shutil.copytree(run_dir, tmp_path / "stale")
+    if not (run_dir / "graph.fixed.npz").exists():
+        assert main(["quantize", str(run_dir)]) == 0
+    assert main(["export", "lava", str(run_dir)]) == 0
+    spec, fixed = run_dir / "model.lava.json", run_dir / "graph.fixed.npz"
+    os.utime(fixed, (spec.stat().st_mtime + 10, spec.stat().st_mtime + 10))  # re-quantised later
+    capsys.readouterr()
+    assert main(["run-lava", str(run_dir), "--n", "2", "--no-progress"]) == 1
+    assert "is older than" in capsys.readouterr().err

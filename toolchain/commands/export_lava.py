@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if graph.metadata.format == "fixed":
         fixed = rung2_fixed(graph, x, generator=gen(args.seed), spec=spec, labels=y, progress=True)
         flt = None
-        if (run_dir / GRAPH_FLOAT).exists():
+        # The float half checks the run's own float graph: only when the fixed graph is the
+        # run's too (a --graph from elsewhere has no float twin here).
+        if not args.graph and (run_dir / GRAPH_FLOAT).exists():
             flt = rung2_float(_load(run_dir / GRAPH_FLOAT), x, generator=gen(args.seed), labels=y)
         entry = rung2_entry(fixed, flt)
         print(fixed.summary())

@@ -34,6 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     path = Path(args.spec) if args.spec else run_dir / LAVA_JSON
+    fixed = run_dir / GRAPH_FIXED
+    if args.spec is None and path.exists() and fixed.exists():
+        if fixed.stat().st_mtime > path.stat().st_mtime:  # re-quantised after the export
+            raise ConfigError(
+                f"{path} is older than {fixed}: re-run `spikefold export lava {run_dir}`"
+            )
     if path.exists():
         spec, source = load_lava(path), str(path)
     elif args.spec is None and (run_dir / GRAPH_FIXED).exists():
