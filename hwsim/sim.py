@@ -10,11 +10,14 @@ Semantics (DESIGN.md sections 3-4, ``docs/graph.md``, ``docs/numeric-spec.md``):
   graph without Delay nodes). Input steps ``t >= T`` are zero.
 * **latency**: a node of latency ``L`` (:func:`hwsim.graph.latency`: Delay ``steps``; in
   ``lava`` timing Dense/Conv2d 1 and EICircuit 2) computes at step ``t`` on the summed input
-  of step ``t - L``, and on a zero input for ``t < L``. So in ``lava`` timing a synapse with a
-  bias emits its bias before the first spikes arrive, exactly as Lava does when the bias lives
-  in the LIF (``bias_mant``): the delay is on the spikes, not on the neuron's constants. A
-  graph without biases therefore runs in ``lava`` timing as its ``ideal`` run shifted by
-  each node's offset; with biases the neurons see bias-only steps before the first arrival.
+  of step ``t - L``, and on a zero input for ``t < L``.
+* **bias gating**: a LIF holds its reset state (``v = 0``, no spikes) at the steps ``t`` before
+  its arrival offset, so its bias (and a synapse bias folded into it) acts only from the first
+  step that carries input. Stateless nodes (a Dense/Conv2d emitting its bias on a zero input)
+  are not gated: what they emit before their offset reaches only the pre-offset steps of
+  their consumers (offsets add up along every path), where a LIF ignores it and the readout
+  does not sum. So a feed-forward graph runs in ``lava`` timing exactly as its ``ideal``
+  run shifted by each node's offset, biases included.
 * **thresholds**: a LIF with a schedule ``θ[T]`` uses ``θ[clip(t - offset, 0, T - 1)]`` at
   step ``t`` (aligned with the input step it is processing).
 * **readout**: the single :class:`~hwsim.graph.Readout` node's current is summed over the

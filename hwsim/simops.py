@@ -204,6 +204,11 @@ class LIFOp(Op):
     """LIF population; state ``v``. The threshold of step ``t`` is ``θ[k]`` with the input
     step ``k = clip(t - offset, 0, T - 1)`` (``lava`` timing shifts a layer by its offset).
 
+    Before its arrival offset (``t < offset``) the population holds its reset state: ``v = 0``,
+    no spikes, ``h = 0``. Its bias (and any synapse bias folded into it) therefore acts only
+    from the first step that carries input, so a feed-forward ``lava`` run equals the
+    ``ideal`` run shifted by each node's offset even with biases.
+
     ``forced`` spikes (teacher forcing) replace the computed spikes *in the reset*, so the
     membrane follows the reference trajectory; the computed spikes are returned.
     """
@@ -229,6 +234,9 @@ class LIFOp(Op):
         return self.th[k]
 
     def step(self, x, t, forced=None):
+        if t < self.offset:  # not yet reached: no input, and the bias is gated off too
+            self.h = np.zeros_like(self.v)
+            return np.zeros_like(self.v)
         node, th = self.node, self.threshold(t)
         if self.fixed:
             out = arith.lif_step_fixed(

@@ -173,12 +173,17 @@ def test_ei_fixed_golden():
 
 
 # ---------------------------------------------------------------------------------------------
-# timing: lava = ideal shifted by the arrival offsets (bias-free feed-forward nets)
+# timing: lava = ideal shifted by the arrival offsets (feed-forward nets, biased or not)
 
 
-def _ff_net(fmt: str, timing: str, rng_seed=3) -> HardwareGraph:
+def _ff_net(fmt: str, timing: str, rng_seed=3, biased=False) -> HardwareGraph:
     rng = np.random.default_rng(rng_seed)
     fixed = fmt == "fixed"
+
+    def b(n):  # a synapse bias (activation units) or a LIF bias (fixed: 13-bit mantissa)
+        if not biased:
+            return None
+        return rng.integers(-40, 60, n) if fixed else rng.normal(size=n) * 0.3
 
     def w(*shape, sign=False):
         if fixed:
@@ -188,8 +193,8 @@ def _ff_net(fmt: str, timing: str, rng_seed=3) -> HardwareGraph:
 
     nodes = {
         "x": Input((2, 6, 6), "spikes"),
-        "c1": Conv2d(w(4, 2, 3, 3), None, padding=1),
-        "l1": LIF(2048 if fixed else 0.5, 200 if fixed else 1.0, "soft"),
+        "c1": Conv2d(w(4, 2, 3, 3), b(4), padding=1),
+        "l1": LIF(2048 if fixed else 0.5, 200 if fixed else 1.0, "soft", b(4)),
         "pool": SumPool2d(2),
         "eic": EICircuit(
             w(6, 4, 3, 3, sign=True), w(2, 4, 3, 3, sign=True), w(6, 2, sign=True),
@@ -199,9 +204,9 @@ def _ff_net(fmt: str, timing: str, rng_seed=3) -> HardwareGraph:
             np.zeros(6, int) if fixed else np.zeros(6), padding=1,
             g_i_exp=-4 if fixed else 0, w_ei_exp=-6 if fixed else 0,
         ),
-        "l2": LIF(4096 if fixed else 1.0, 200 if fixed else 0.8, "hard"),
+        "l2": LIF(4096 if fixed else 1.0, 200 if fixed else 0.8, "hard", b(6)),
         "flat": Flatten(),
-        "fc": Dense(w(5, 54)),
+        "fc": Dense(w(5, 54), b(5)),
         "ro": Readout(),
     }  # fmt: skip
     edges = [("x", "c1"), ("c1", "l1"), ("l1", "pool"), ("pool", "eic"), ("eic", "l2"),
@@ -225,14 +230,65 @@ def test_lava_timing_is_ideal_shifted_by_depth(fmt):
     np.testing.assert_array_equal(rl.readout, ri.readout)
 
 
-def test_lava_timing_bias_arrives_before_spikes():
-    # in lava timing the Dense bias reaches the LIF at step 0, the spikes at step 1
+@pytest.mark.parametrize("fmt", ["float32", "fixed"])
+def test_lava_timing_is_ideal_shifted_by_depth_with_biases(fmt):
+    # conv + LIF + E-I + LIF + dense with synapse and neuron biases: the biases act only from
+    # each LIF's arrival offset, so lava = ideal shifted, step for step
+    ideal, lava = _ff_net(fmt, "ideal", biased=True), _ff_net(fmt, "lava", biased=True)
+    s = (np.random.default_rng(1).random((5, 3, 2, 6, 6)) < 0.4).astype(float)
+    ri, rl = simulate(ideal, s, record=True), simulate(lava, s, record=True)
+    for key in ri.records:
+        np.testing.assert_array_equal(rl.aligned(key), ri.records[key], err_msg=key)
+    for key in ("l1", "l1/h", "l2", "l2/h"):
+        assert not rl.records[key][: rl.offsets[key.split("/")[0]]].any(), key
+    assert rl.events("l1") > 0 and rl.events("l2") > 0
+    np.testing.assert_array_equal(rl.readout, ri.readout)
+
+
+def _biased_mlp(fmt: str, timing: str) -> HardwareGraph:
+    rng = np.random.default_rng(7)
+    fixed = fmt == "fixed"
+    dims = [(6, 12), (12, 9), (9, 4)]
+    nodes, edges, prev = {"x": Input((6,), "spikes")}, [], "x"
+    for i, (d, n) in enumerate(dims):
+        w = 2 * rng.integers(-50, 70, (n, d)) if fixed else rng.normal(size=(n, d)) * 0.6
+        fb = rng.integers(-30, 50, n) if fixed else rng.normal(size=n) * 0.3
+        nodes[f"fc{i}"] = Dense(w, fb)
+        edges.append((prev, f"fc{i}"))
+        if i == len(dims) - 1:
+            nodes["ro"], prev = Readout(), "ro"
+        else:
+            lb = rng.integers(-20, 80, n) if fixed else rng.normal(size=n) * 0.2
+            decay, th = (3500, 150) if fixed else (0.8, 0.7)
+            nodes[f"l{i}"], prev = LIF(decay, th, "soft", lb), f"l{i}"
+        edges.append((f"fc{i}", prev))
+    meta = GraphMetadata(T=6, format=fmt, timing=timing, widths=W8 if fixed else None)
+    return HardwareGraph(nodes, edges, meta)
+
+
+@pytest.mark.parametrize("fmt", ["float32", "fixed"])
+def test_lava_timing_biased_mlp_is_ideal_shifted(fmt):
+    ideal, lava = _biased_mlp(fmt, "ideal"), _biased_mlp(fmt, "lava")
+    assert lava.arrival_offsets() == {
+        "x": 0, "fc0": 1, "l0": 1, "fc1": 2, "l1": 2, "fc2": 3, "ro": 3
+    }  # fmt: skip
+    s = (np.random.default_rng(2).random((6, 4, 6)) < 0.5).astype(float)
+    ri, rl = simulate(ideal, s, record=True), simulate(lava, s, record=True)
+    for key in ri.records:
+        np.testing.assert_array_equal(rl.aligned(key), ri.records[key], err_msg=key)
+    assert rl.events("l0") > 0 and rl.events("l1") > 0
+    np.testing.assert_array_equal(rl.readout, ri.readout)
+
+
+def test_lava_timing_bias_waits_for_the_spikes():
+    # the Dense bias reaches the LIF at step 0 but the LIF (offset 1) holds v = 0 until the
+    # spikes arrive at step 1: H = 0, then 0.5 + 0.25, then 0.75 + 0.75
     g = chain(
-        Input((1,), "spikes"), Dense(np.array([[0.5]]), np.array([0.25])), LIF(1.0, 10.0),
+        Input((1,), "spikes"), Dense(np.array([[0.5]]), np.array([0.25])), LIF(1.0, 10.0, bias=np.array([0.5])),
         timing="lava", T=2,
     )  # fmt: skip
     r = simulate(g, np.ones((2, 1, 1)), record=True)
-    np.testing.assert_array_equal(r.records["n2/h"][:, 0, 0], [0.25, 1.0, 1.75])
+    np.testing.assert_array_equal(r.records["n2/h"][:, 0, 0], [0.0, 1.25, 2.5])
 
 
 # ---------------------------------------------------------------------------------------------
