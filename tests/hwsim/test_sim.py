@@ -282,10 +282,10 @@ def test_lava_timing_biased_mlp_is_ideal_shifted(fmt):
 
 def test_lava_timing_bias_waits_for_the_spikes():
     # the Dense bias reaches the LIF at step 0 but the LIF (offset 1) holds v = 0 until the
-    # spikes arrive at step 1: H = 0, then 0.5 + 0.25, then 0.75 + 0.75
+    # spikes arrive at step 1: H = 0, then 0.5 + 0.25 + 0.5, then 1.25 + 1.25
     g = chain(
-        Input((1,), "spikes"), Dense(np.array([[0.5]]), np.array([0.25])), LIF(1.0, 10.0, bias=np.array([0.5])),
-        timing="lava", T=2,
+        Input((1,), "spikes"), Dense(np.array([[0.5]]), np.array([0.25])),
+        LIF(1.0, 10.0, bias=np.array([0.5])), timing="lava", T=2,
     )  # fmt: skip
     r = simulate(g, np.ones((2, 1, 1)), record=True)
     np.testing.assert_array_equal(r.records["n2/h"][:, 0, 0], [0.0, 1.25, 2.5])
