@@ -5,7 +5,9 @@
 spikes at a moderate rate), with tiny layers so a Lava run takes about a second:
 
 * ``mlp``     direct input -> Dense -> LIF (hard reset, constant θ) -> Dense -> Readout: the
-              plain subset, on Lava's stock ``Dense`` and ``LIF``;
+              plain subset, on Lava's stock ``Dense`` and ``LIF`` (no bias before a LIF:
+              a stock LIF applies its bias from step 0, the graph only from the layer's
+              arrival offset; the biased layers are covered by ``osr_ots``);
 * ``conv``    spikes -> Conv2d -> LIF -> pool -> Conv2d -> LIF -> Flatten -> Dense -> Readout
               (plain; the fixed convolutions have ``weight_exp = 0`` so they run on Lava's
               stock ``Conv``, which ignores ``weight_exp``);
@@ -82,13 +84,13 @@ class _Draw:
 
 def _mlp(fmt: str, d: _Draw) -> HardwareGraph:
     if d.fixed:
-        fc1 = Dense(d.mixed((16, 12), 4, 14), d.ints(-20, 20, 16), weight_exp=-5)
-        l1 = LIF(3072, 40, "hard", d.ints(-8, 8, 16), bias_exp=4)
+        fc1 = Dense(d.mixed((16, 12), 4, 14), None, weight_exp=-5)
+        l1 = LIF(3072, 40, "hard")
         fc2 = Dense(d.mixed((5, 16), 0, 60), d.ints(-30, 30, 5))
         scale = 1 / 127
     else:
-        fc1 = Dense(d.mixed((16, 12), 0.1, 0.25), d.floats(-0.3, 0.3, 16))
-        l1 = LIF(0.75, 1.0, "hard", d.floats(-0.1, 0.1, 16))
+        fc1 = Dense(d.mixed((16, 12), 0.1, 0.25), None)
+        l1 = LIF(0.75, 1.0, "hard")
         fc2 = Dense(d.mixed((5, 16), 0, 1), d.floats(-0.5, 0.5, 5))
         scale = 1.0
     nodes = {"x": Input((12,), "direct", scale=scale), "fc1": fc1, "l1": l1, "fc2": fc2,
@@ -99,18 +101,18 @@ def _mlp(fmt: str, d: _Draw) -> HardwareGraph:
 
 def _conv(fmt: str, d: _Draw) -> HardwareGraph:
     if d.fixed:
-        c1 = Conv2d(d.mixed((4, 2, 3, 3), 10, 20), d.ints(-10, 10, 4), padding=1)
+        c1 = Conv2d(d.mixed((4, 2, 3, 3), 10, 20), None, padding=1)
         l1 = LIF(2048, 30, "hard")
         pool = SumPool2d(2)
         c2 = Conv2d(d.mixed((6, 4, 3, 3), 6, 14), None)
-        l2 = LIF(3072, 40, "hard", d.ints(-40, 40, 6), bias_exp=2)
+        l2 = LIF(3072, 40, "hard")
         fc = Dense(d.mixed((3, 24), 0, 50), d.ints(-20, 20, 3))
     else:
-        c1 = Conv2d(d.mixed((4, 2, 3, 3), 0.3, 0.5), d.floats(-0.2, 0.2, 4), padding=1)
+        c1 = Conv2d(d.mixed((4, 2, 3, 3), 0.3, 0.5), None, padding=1)
         l1 = LIF(0.5, 1.0, "hard")
         pool = AvgPool2d(2)
         c2 = Conv2d(d.mixed((6, 4, 3, 3), 0.3, 0.6), None)
-        l2 = LIF(0.75, 1.0, "hard", d.floats(-0.2, 0.2, 6))
+        l2 = LIF(0.75, 1.0, "hard")
         fc = Dense(d.mixed((3, 24), 0, 1), d.floats(-0.3, 0.3, 3))
     nodes = {"x": Input((2, 8, 8), "spikes"), "c1": c1, "l1": l1, "pool": pool, "c2": c2,
              "l2": l2, "flat": Flatten(), "fc": fc, "ro": Readout()}  # fmt: skip

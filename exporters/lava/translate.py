@@ -18,7 +18,8 @@ SumPool2d/AvgPool2d ``Pool`` (zero latency)
 Flatten             no process: a ``transpose`` + ``reshape`` virtual port on the connection
 LIF                 stock ``LIF`` (``du = 4095``, ``dv = 4096 - decay``) for hard reset, constant
                     threshold and a bias Lava's 13-bit mantissa/3-bit exponent can hold; else
-                    ``SpikefoldLIF`` (soft reset, ``vth[t]``)
+                    ``SpikefoldLIF`` (soft reset, ``vth[t]``, or a bias reached late: it gates
+                    the bias until the arrival offset, as hwsim does)
 FastInhibitory      ``Inhibitory`` (graded payloads)
 EICircuit           ``W_EE`` and ``W_IE`` (stock ``Dense``/``Conv`` or ``Synapse``) ->
                     ``Inhibitory`` (payloads ``p``, ``q``) -> two ``W_EI`` (stock ``Dense``, or
@@ -333,6 +334,13 @@ def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
         own = arith.bias_effective(own, node.bias_exp) if ctx.fixed else ctx.array(own)
         own_bias = swap_layout(own, len(shape)).astype(ctx.dtype)
     plain = node.reset == "hard" and np.all(th == th[0])
+    # Lava's stock LIF applies its bias from step 0; the graph gates it until the arrival
+    # offset (hwsim.simops.LIFOp), so a biased layer reached late needs the custom LIF
+    offset = ctx.offsets[name]
+    quiet = not (np.any(a_bias) or np.any(own_bias)) and all(
+        _quiet(ctx, p) for p in ctx.graph.predecessors(name)
+    )
+    plain = plain and (offset == 0 or quiet)
     if plain and ctx.fixed:
         total = (a_bias.astype(np.int64) << arith.ACT_SHIFT) + own_bias  # v units
         fit = stock_lif_bias(total)
@@ -354,9 +362,26 @@ def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
     ctx.add(
         name, "spikefold.LIF", name, "neuron", shape=shape,
         decay=int(node.decay) if ctx.fixed else float(node.decay), vth=ctx.array(vth),
-        bias=own_bias, a_bias=a_bias, reset=node.reset, period=ctx.period, name=name,
+        bias=own_bias, a_bias=a_bias, reset=node.reset, period=ctx.period, offset=offset,
+        name=name,
     )  # fmt: skip
     return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
+
+
+def _quiet(ctx: _Ctx, name: str) -> bool:
+    """Whether ``name`` emits zeros before its arrival offset, so that a stock LIF it feeds (no
+    bias gating) rests there as hwsim's LIF does: an Input (nothing comes before), a LIF (gated,
+    or stock and quiet itself), a bias-free Dense/Conv2d and any pool/Flatten/Add/Delay of
+    quiet inputs. Anything else is taken as not quiet: a synapse bias, a FastInhibitory (its
+    bias), an E-I circuit (its stabilisation terms give a current on a zero input)."""
+    node = ctx.graph.nodes[name]
+    if isinstance(node, (Input, LIF)):
+        return True
+    if isinstance(node, (Dense, Conv2d)) and node.bias is not None and np.any(node.bias):
+        return False
+    if isinstance(node, (FastInhibitory, EICircuit, Readout)):
+        return False
+    return all(_quiet(ctx, p) for p in ctx.graph.predecessors(name))
 
 
 def _connect_neuron(ctx: _Ctx, name: str, port: str, out: _Ref) -> _Ref:

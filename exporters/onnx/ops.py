@@ -158,6 +158,12 @@ def _threshold_at(b: Body) -> str:
     return b.op("Gather", th, b.op("Clip", k, b.i64(0), last), axis=0)
 
 
+def _arrived(b: Body) -> str:
+    """``t >= t_offset``: the layer's input has arrived. Before it the population holds its
+    reset state (``v' = 0``, ``h = 0``, no spikes): the bias is gated (hwsim.simops.LIFOp)."""
+    return b.op("GreaterOrEqual", "t", b.attr("t_offset", "int"))
+
+
 def _lif_fixed(b: Body) -> dict[str, str]:
     # lif_step_fixed: u = fold24(wrap32(wrap32(a) << 6)); v' = clip(trunc(v·decay/4096) + u
     # + bias_eff, ±STATE_MAX); s = v' > vth << 6; hard: v' = 0 | soft: v' -= vth << 6
@@ -173,7 +179,13 @@ def _lif_fixed(b: Body) -> dict[str, str]:
     soft = b.op("Where", s, b.op("Sub", v1, vth), v1)
     hard = b.op("Where", s, b.i64(0), v1)
     v2 = b.op("Where", b.attr_is("reset", "soft"), soft, hard)
-    return {"s": b.cast(s), "v_next": v2, "h": v1}
+    on = _arrived(b)
+    zero = b.i64(0)
+    return {
+        "s": b.cast(b.op("And", s, on)),
+        "v_next": b.op("Where", on, v2, zero),
+        "h": b.op("Where", on, v1, zero),
+    }
 
 
 def _lif_float(b: Body) -> dict[str, str]:
@@ -186,7 +198,12 @@ def _lif_float(b: Body) -> dict[str, str]:
     soft = b.op("Sub", h, b.op("Mul", th, s))
     hard = b.op("Mul", h, b.op("Sub", b.num(1.0), s))
     v = b.op("Where", b.attr_is("reset", "soft"), soft, hard)
-    return {"s": s, "v_next": v, "h": h}
+    on, zero = _arrived(b), b.num(0.0)
+    return {
+        "s": b.op("Where", on, s, zero),
+        "v_next": b.op("Where", on, v, zero),
+        "h": b.op("Where", on, h, zero),
+    }
 
 
 def _payload(b: Body, h: str) -> str:
@@ -381,7 +398,8 @@ OPS: Mapping[str, OpDef] = MappingProxyType(
                 "floor(bias·2**bias_exp), ±(2**23-1)); s = h > θ[k]·64; v' = h - θ[k]·64·s "
                 "(soft) | h·(1-s) (hard). float: h = decay·v + (i + bias); s = h >= θ[k]; "
                 "v' = h - θ[k]·s (soft) | h·(1-s) (hard), with θ[k] the schedule's entry for the "
-                "input step k = clip(t - t_offset, 0, len - 1) (a scalar θ for every k).",
+                "input step k = clip(t - t_offset, 0, len - 1) (a scalar θ for every k). "
+                "Before the arrival (t < t_offset): s = 0, v' = 0, h = 0 (the bias is gated).",
                 _lif_fixed,
                 _lif_float,
             ),

@@ -98,6 +98,9 @@ def _bias_like(bias, v: np.ndarray):
 
 class LIF(_SpikefoldOp):
     def _step(self, i, v, t, decay, threshold, bias, reset=None, bias_exp=None, t_offset=None):
+        if int(t) < int(t_offset):  # before the arrival: the reset state, the bias gated off
+            z = np.zeros_like(v)
+            return z, z, z
         th = np.asarray(threshold).reshape(-1)
         th = th[min(max(int(t) - int(t_offset), 0), th.size - 1)]
         b = _bias_like(bias, v)

@@ -74,6 +74,12 @@ def test_stock_processes_only_for_the_plain_subset() -> None:
     odd = _replace_node(mlp, "l1", bias=np.full(16, 4095), bias_exp=0)
     odd = _replace_node(odd, "fc1", bias=np.full(16, 1))  # 4095 + (1 << 6): odd, > 4095
     assert _kinds(odd)["l1"] == "spikefold.LIF"
+    # a bias the stock LIF could hold, at offset 1: Lava would apply it from step 0, the graph
+    # only from the arrival, so SpikefoldLIF (own bias, or a synapse bias moved into l1)
+    assert _kinds(_replace_node(mlp, "l1", bias=np.full(16, 8), bias_exp=0))["l1"] == (
+        "spikefold.LIF"
+    )
+    assert _kinds(_replace_node(mlp, "fc1", bias=np.full(16, 1)))["l1"] == "spikefold.LIF"
     osr = _kinds(example_graph("osr_ots", "fixed"))
     assert osr["l1"] == osr["l2"] == "spikefold.LIF"
     conv = example_graph("conv", "fixed")
@@ -204,7 +210,9 @@ def test_exported_file_rebuilds_and_runs_without_the_graph(tmp_path) -> None:
     spec = export_lava(g, path)
     text = json.loads(path.read_text())
     assert text["select_tag"] == "fixed_pt"
-    assert text["processes"]["l2"]["kind"] == "lava.LIF"
+    # l2 rests before its arrival while the E-I circuit feeding it already emits a current
+    # (its stabilisation terms on a zero input): only SpikefoldLIF gates that
+    assert text["processes"]["l2"]["kind"] == "spikefold.LIF"
     assert text["processes"]["l2"]["vars"]["v"] == [8]
     assert {"src", "dst", "transform"} <= set(text["connections"][0])
     loaded = load_lava(path)

@@ -30,8 +30,12 @@ class _AbstractLIFModel(PyLoihiProcessModel):
         _, t = sample_step(self.time_step, self.proc_params["period"])
         if t == 0:
             self.v[...] = 0  # a new sample starts from rest
-        a = self.a_in.recv() + self.a_bias
-        spikes = self.step(a, self.vth[t])
+        a = self.a_in.recv()  # received every step, to keep the channel flowing
+        if t < self.proc_params.get("offset", 0):  # before the arrival: rest, bias gated off
+            self.v[...] = 0
+            self.s_out.send(np.zeros_like(self.v))
+            return
+        spikes = self.step(a + self.a_bias, self.vth[t])
         self.s_out.send(spikes)
 
 

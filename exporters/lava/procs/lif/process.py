@@ -22,7 +22,9 @@ class SpikefoldLIF(AbstractProcess):
     exporter maps the graph's ``θ[T]`` onto the steps with the layer's arrival offset);
     ``decay`` is ``4096 - dv`` (fixed) or ``a`` (float); ``bias`` in ``v`` units (fixed: the
     effective ``floor(bias_mant · 2**bias_exp)``). ``v`` is cleared at the first step of every
-    sample.
+    sample. Before the layer's arrival ``offset`` (steps ``t < offset`` of a sample) the
+    population holds ``v = 0`` and sends no spikes: the biases act only from the first step
+    that carries input (:class:`hwsim.simops.LIFOp`).
 
     Ports: ``a_in``, ``s_out``. Vars: ``v``, ``vth``, ``bias``, ``a_bias``.
     """
@@ -37,6 +39,7 @@ class SpikefoldLIF(AbstractProcess):
         a_bias: np.ndarray,
         reset: str,
         period: int,
+        offset: int = 0,
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
@@ -48,6 +51,7 @@ class SpikefoldLIF(AbstractProcess):
             a_bias=a_bias,
             reset=reset,
             period=period,
+            offset=offset,
             name=name,
             log_config=log_config,
         )
