@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hwsim.errors import ExportError
 from hwsim.io import atomic_write_text
+from toolchain import rundir
 from toolchain.config import RunConfig
 from toolchain.pipeline import train_run
 
@@ -97,7 +98,7 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
 
     def fold() -> dict:
         res = fold_run(run_dir)
-        return {"nodes": len(res.graph.nodes), "graph": str(run_dir / "graph.float.npz")}
+        return {"nodes": len(res.graph.nodes), "graph": str(run_dir / rundir.GRAPH_FLOAT)}
 
     def quantize() -> dict:
         res = quantize_run(run_dir, weight_bits=8)
@@ -114,9 +115,9 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
     def onnx() -> dict:
         from exporters.onnx import export_onnx, rung3, save_onnx
 
-        graph = load_graph(run_dir / "graph.fixed.npz")
+        graph = load_graph(run_dir / rundir.GRAPH_FIXED)
         model = export_onnx(graph)
-        path = save_onnx(model, run_dir / "model.fixed.onnx")
+        path = save_onnx(model, run_dir / rundir.ONNX_MODELS["fixed"])
         res = rung3(graph, x_test, labels=y_test, model=model, reference_samples=8)
         write_verify_json(run_dir / VERIFY_JSON, res)
         return {"model": str(path), "rung3": _rung(res)}
@@ -124,9 +125,9 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
     def nir() -> dict:
         from exporters.nir_export import rung4, write_nir
 
-        graph = load_graph(run_dir / "graph.float.npz")
+        graph = load_graph(run_dir / rundir.GRAPH_FLOAT)
         try:
-            path = write_nir(graph, run_dir / "model.nir")
+            path = write_nir(graph, run_dir / rundir.MODEL_NIR)
         except ExportError as exc:
             return {"skipped": str(exc)}
         res = rung4(graph, x_test)
@@ -137,8 +138,8 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
         from exporters.lava import export_lava
         from exporters.lava.rung2 import rung2_fixed
 
-        graph = load_graph(run_dir / "graph.fixed.npz")
-        path = run_dir / "model.lava.json"
+        graph = load_graph(run_dir / rundir.GRAPH_FIXED)
+        path = run_dir / rundir.LAVA_JSON
         export_lava(graph, path)
         n = min(LAVA_SAMPLES, len(y_test))
         res = rung2_fixed(graph, x_test[:n], labels=y_test[:n])
@@ -169,7 +170,7 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
     summary["test_accuracy"] = summary["stages"]["train"]["test_accuracy"]
     summary["fixed_test_accuracy"] = summary["stages"]["verify"]["fixed_test_accuracy"]
     summary["wall_seconds"] = round(time.perf_counter() - t_start, 2)
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    atomic_write_text(run_dir / rundir.SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
 
 
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-verify", type=int, default=None, help="test samples for the rungs")
     args = p.parse_args(argv)
     summary = run_demo(args.runs, progress=not args.no_progress, n_verify=args.n_verify)
-    out = Path(args.runs) / "demo" / "summary.json"
+    out = Path(args.runs) / "demo" / rundir.SUMMARY
     print(
         f"[demo] test accuracy {summary['test_accuracy']:.4f} (torch), "
         f"{summary['fixed_test_accuracy']:.4f} (8-bit hwsim); {summary['wall_seconds']} s"

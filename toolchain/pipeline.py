@@ -24,7 +24,7 @@ from toolchain.train import CHECKPOINT, Callback, fit, load_checkpoint
 
 __all__ = ["TrainedRun", "build_run_model", "load_run_data", "train_run", "load_trained"]
 
-CONFIG = "config.yaml"
+from toolchain.rundir import CONFIG
 
 
 @dataclass

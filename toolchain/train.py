@@ -62,8 +62,7 @@ __all__ = [
     "seed_everything",
 ]
 
-CHECKPOINT = "checkpoint.pt"
-METRICS = "metrics.json"
+from toolchain.rundir import CHECKPOINT, METRICS
 
 
 @dataclass

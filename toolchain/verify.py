@@ -36,7 +36,7 @@ __all__ = [
     "verify_run",
 ]
 
-VERIFY_JSON = "verify.json"
+from toolchain.rundir import VERIFY_JSON
 
 _TORCH_ENCODING = {"direct": "direct", "rate": "poisson"}
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-GRAPH_FIXED = "graph.fixed.npz"  # toolchain.verify.GRAPH_FIXED (not imported: fast --help)
-GRAPH_FLOAT = "graph.float.npz"
-LAVA_JSON = "model.lava.json"
-LAVA_FLOAT_JSON = "model.float.lava.json"
+from toolchain.rundir import GRAPH_FIXED, GRAPH_FLOAT, LAVA_FLOAT_JSON, LAVA_JSON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-GRAPH_FLOAT = "graph.float.npz"  # toolchain.fold.run.GRAPH_FLOAT (not imported: keeps --help fast)
-MODEL_NIR = "model.nir"
+from toolchain.rundir import GRAPH_FLOAT, MODEL_NIR
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

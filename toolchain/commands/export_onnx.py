@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# toolchain.verify's names (not imported: keeps --help fast)
-GRAPHS = {"fixed": "graph.fixed.npz", "float": "graph.float.npz"}
-MODELS = {"fixed": "model.fixed.onnx", "float": "model.float.onnx"}
+from toolchain.rundir import GRAPH_FIXED, GRAPH_FLOAT, ONNX_MODELS
+
+GRAPHS = {"fixed": GRAPH_FIXED, "float": GRAPH_FLOAT}
+MODELS = ONNX_MODELS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

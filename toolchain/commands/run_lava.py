@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toolchain.commands.export_lava import GRAPH_FIXED, LAVA_JSON
+from toolchain.rundir import GRAPH_FIXED, LAVA_JSON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,8 +17,7 @@ from toolchain.fold.trace import FoldResult, fold_model
 
 __all__ = ["GRAPH_FLOAT", "FOLD_JSON", "fold_run"]
 
-GRAPH_FLOAT = "graph.float.npz"
-FOLD_JSON = "fold.json"
+from toolchain.rundir import FOLD_JSON, GRAPH_FLOAT
 
 
 def fold_run(

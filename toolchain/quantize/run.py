@@ -14,8 +14,7 @@ from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
 
 __all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run"]
 
-GRAPH_FIXED = "graph.fixed.npz"
-QUANTIZE_REPORT = "quantize_report.json"
+from toolchain.rundir import GRAPH_FIXED, QUANTIZE_REPORT
 
 
 def quantize_run(

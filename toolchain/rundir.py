@@ -1,0 +1,19 @@
+"""The file names of a run directory (``runs/<name>/``), defined once.
+
+Plain strings only, no imports: the CLI's command modules import this at argument-parsing time,
+so ``spikefold --help`` stays instant. ``docs/architecture.md`` lists what each file holds.
+"""
+
+CONFIG = "config.yaml"  # toolchain.pipeline.train_run
+CHECKPOINT = "checkpoint.pt"  # toolchain.train.fit
+METRICS = "metrics.json"  # toolchain.train.fit
+GRAPH_FLOAT = "graph.float.npz"  # spikefold fold
+FOLD_JSON = "fold.json"  # spikefold fold: probes, design rules
+GRAPH_FIXED = "graph.fixed.npz"  # spikefold quantize
+QUANTIZE_REPORT = "quantize_report.json"  # spikefold quantize
+VERIFY_JSON = "verify.json"  # the verification ladder, one entry per rung
+ONNX_MODELS = {"fixed": "model.fixed.onnx", "float": "model.float.onnx"}  # spikefold export onnx
+LAVA_JSON = "model.lava.json"  # spikefold export lava
+LAVA_FLOAT_JSON = "model.float.lava.json"  # spikefold export lava --float
+MODEL_NIR = "model.nir"  # spikefold export nir
+SUMMARY = "summary.json"  # make demo
