@@ -75,6 +75,7 @@ __all__ = [
     "compare_exact",
     "rung0",
     "rung1",
+    "sequence_inputs",
     "write_verify_json",
     "read_verify_json",
 ]
@@ -280,10 +281,14 @@ def compare_exact(
 # rung 0
 
 
-def _sequence_inputs(graph: HardwareGraph, inputs) -> dict[str, np.ndarray]:
-    """Encoded inputs ``{name: [T, B, ...]}``: a frame batch is encoded by the graph's Input
-    encoding; an array with the extra leading T axis is taken as the sequence the torch net
-    saw (required for ``rate`` inputs, whose draws must match)."""
+def sequence_inputs(
+    graph: HardwareGraph, inputs, generator: np.random.Generator | None = None
+) -> dict[str, np.ndarray]:
+    """Encoded inputs ``{name: [T, B, ...]}`` for a rung that feeds both sides the same steps:
+    a frame batch is encoded by the graph's Input encoding; an array with the extra leading T
+    axis is taken as the sequence as given. ``rate`` frames are drawn with ``generator`` (both
+    sides then see these draws); without one a rate graph needs the sequence the reference
+    saw (rung 0: the torch net drew its own)."""
     names = graph.input_names()
     if len(names) != 1:
         raise GraphError(f"the verification ladder supports one Input node, not {names}")
@@ -293,11 +298,11 @@ def _sequence_inputs(graph: HardwareGraph, inputs) -> dict[str, np.ndarray]:
         if a.shape[0] != graph.metadata.T:
             raise VerificationError(f"input sequence has {a.shape[0]} steps, T={graph.metadata.T}")
         return {names[0]: a.astype(np.float64)}
-    if node.encoding == "rate":
+    if node.encoding == "rate" and generator is None:
         raise VerificationError(
             "a rate-encoded graph needs the input spike sequence [T, B, ...] the reference saw"
         )
-    return encode_inputs(graph, a)
+    return encode_inputs(graph, a, generator)
 
 
 def _abs_synapse(node, x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -410,7 +415,7 @@ def rung0(
         raise VerificationError(f"reference holds {sorted(unknown)}: not LIF/Readout nodes")
     if not lifs:
         raise VerificationError("the reference holds no LIF node of the graph")
-    seq = _sequence_inputs(g, inputs)
+    seq = sequence_inputs(g, inputs)
     n_total = next(iter(seq.values())).shape[1]
     for k, r in reference.items():
         if np.shape(r)[:2] != (g.metadata.T, n_total):

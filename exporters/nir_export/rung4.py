@@ -37,7 +37,7 @@ import numpy as np
 
 from hwsim.errors import VerificationError
 from hwsim.graph import LIF, HardwareGraph, Readout
-from hwsim.sim import encode_inputs, run_steps
+from hwsim.sim import run_steps
 from hwsim.verify import (
     MAX_LISTED,
     TIE_SAFETY,
@@ -46,6 +46,7 @@ from hwsim.verify import (
     LayerAgreement,
     RungResult,
     compare_exact,
+    sequence_inputs,
 )
 
 from .export import DEFAULT_DT, to_nir
@@ -88,22 +89,6 @@ def _fan_in(g: nir.NIRGraph, name: str) -> int:
         elif isinstance(n, nir.Conv2d):
             k = max(k, int(np.prod(n.weight.shape[1:])))
     return k
-
-
-def _sequence(graph: HardwareGraph, inputs, generator) -> tuple[str, np.ndarray]:
-    """``(input name, [T, B, ...])``: frames encoded by the graph's encoding (``rate`` drawn
-    once with ``generator``, fed to both sides), or an input sequence taken as given."""
-    names = graph.input_names()
-    if len(names) != 1:
-        raise VerificationError(f"rung 4 supports one Input node, not {names}")
-    (name,) = names
-    node = graph.nodes[name]
-    a = np.asarray(inputs)
-    if a.ndim == len(node.shape) + 2 and node.encoding != "spikes":
-        if a.shape[0] != graph.metadata.T:
-            raise VerificationError(f"input sequence has {a.shape[0]} steps, T={graph.metadata.T}")
-        return name, a.astype(np.float64)
-    return name, encode_inputs(graph, a, generator)[name]
 
 
 def _tie_tol(node: LIF, mag: np.ndarray, h: np.ndarray, ref: np.ndarray, kappa: int) -> np.ndarray:
@@ -168,7 +153,7 @@ def rung4(
     ro = next((n for n in order if isinstance(g.nodes[n], Readout)), None)
     if not lifs or ro is None:
         raise VerificationError("rung 4 needs a graph with LIF nodes and a Readout")
-    name, seq = _sequence(g, inputs, generator)
+    ((name, seq),) = sequence_inputs(g, inputs, generator).items()
     n_total = seq.shape[1]
     if n_total == 0:
         raise VerificationError("rung 4 needs at least one sample, the inputs have none")
