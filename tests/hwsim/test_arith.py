@@ -430,41 +430,30 @@ def test_ei_step_fixed_matches_reference(data, n_e, n_i):
     acc_ee = ints(0, 2**24, 2 * n_e).reshape(2, n_e)
     acc_ie = ints(0, 2**12, 2 * n_i).reshape(2, n_i)
     acc_ie[1] = 0  # a sample whose denominator is all zero: current = b_E
-    out = arith.ei_step_fixed(
-        acc_ee,
-        acc_ie,
-        w_ei=p["w_ei"],
-        w_ei_exp=p["w_ei_exp"],
-        g_i=p["g_i"],
-        g_i_exp=p["g_i_exp"],
-        g_e=p["g_e"],
-        g_e_exp=p["g_e_exp"],
-        b_e=p["b_e"],
-        payload_exp=p["payload_exp"],
-        payload_bits=p["pb"],
-        variant="divisive",
-        stabilisation="exact",
-    )
+    def step(variant):
+        return arith.ei_step_fixed(
+            acc_ee,
+            acc_ie,
+            w_ei=p["w_ei"],
+            w_ei_exp=p["w_ei_exp"],
+            g_i=p["g_i"],
+            g_i_exp=p["g_i_exp"],
+            g_e=p["g_e"],
+            g_e_exp=p["g_e_exp"],
+            b_e=p["b_e"],
+            payload_exp=p["payload_exp"],
+            payload_bits=p["pb"],
+            variant=variant,
+            stabilisation="exact",
+        )
+
+    out = step("divisive")
     for b in range(2):
         cur, num = ref_ei_fixed(acc_ee[b].tolist(), acc_ie[b].tolist(), p)
         assert out.current[b].tolist() == cur
         assert out.numerator[b].tolist() == num
     assert out.n_dead >= 1
-    sub = arith.ei_step_fixed(
-        acc_ee,
-        acc_ie,
-        w_ei=p["w_ei"],
-        w_ei_exp=p["w_ei_exp"],
-        g_i=p["g_i"],
-        g_i_exp=p["g_i_exp"],
-        g_e=p["g_e"],
-        g_e_exp=p["g_e_exp"],
-        b_e=p["b_e"],
-        payload_exp=p["payload_exp"],
-        payload_bits=p["pb"],
-        variant="subtractive",
-        stabilisation="exact",
-    )
+    sub = step("subtractive")
     assert np.array_equal(sub.current, out.numerator)
 
 
