@@ -25,7 +25,7 @@ def test_online_fit_updates_osr_and_ots_buffers():
     )
     cfg = TrainConfig(epochs=2, batch_size=16, T=3, mode="online", loss="tet", progress=False)
     res = fit(net, data, cfg)
-    assert len(res["history"]) == 2 and 0.0 <= res["test_accuracy"] <= 1.0
+    assert len(res["history"]) == 2
     osr, lif = net.block1.norm, net.block1.lif
     assert int(osr.num_batches_tracked) == 4  # one finish_sequence per batch: 2 epochs × 2
     assert not torch.equal(osr.running_var, torch.ones_like(osr.running_var))
