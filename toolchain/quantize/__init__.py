@@ -8,7 +8,7 @@ bounds in :mod:`toolchain.quantize.ranges`; ``docs/folding.md`` explains them.
 """
 
 from toolchain.quantize.core import DEFAULT_MARGIN, VTH_TARGET, QuantResult, quantize
-from toolchain.quantize.run import GRAPH_FIXED, QUANTIZE_REPORT, quantize_run
+from toolchain.quantize.run import GRAPH_FIXED, QUANTIZE_REPORT, quantize_run, write_quantized
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -18,4 +18,5 @@ __all__ = [
     "QuantResult",
     "quantize",
     "quantize_run",
+    "write_quantized",
 ]

@@ -12,7 +12,7 @@ from hwsim.errors import ConfigError
 from hwsim.io import atomic_write_text, load_graph, save_graph
 from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
 
-__all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run"]
+__all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run", "write_quantized"]
 
 from toolchain.rundir import GRAPH_FIXED, QUANTIZE_REPORT
 
@@ -55,19 +55,24 @@ def quantize_run(
         margin=margin,
         target=target,
     )
-    save_graph(res.graph, run_dir / GRAPH_FIXED)
-    out = {
-        "graph": GRAPH_FIXED,
-        "settings": {
-            "weight_bits": weight_bits,
-            "payload_bits": payload_bits,
-            "input_bits": input_bits,
-            "allow_saturation": allow_saturation,
-            "margin": margin,
-            "target": target,
-            "calib_samples": int(len(calib)),
-        },
-        **res.to_dict(),
+    settings = {
+        "weight_bits": weight_bits,
+        "payload_bits": payload_bits,
+        "input_bits": input_bits,
+        "allow_saturation": allow_saturation,
+        "margin": margin,
+        "target": target,
+        "calib_samples": int(len(calib)),
     }
-    atomic_write_text(run_dir / QUANTIZE_REPORT, json.dumps(out, indent=2, allow_nan=False))
+    write_quantized(run_dir, res, settings)
     return res
+
+
+def write_quantized(run_dir: str | Path, res: QuantResult, settings: dict) -> None:
+    """Write a quantisation result into a run directory: ``graph.fixed.npz`` and
+    ``quantize_report.json`` (``settings`` — the arguments it was made with — per-tensor
+    report, overflow analysis)."""
+    run_dir = Path(run_dir)
+    save_graph(res.graph, run_dir / GRAPH_FIXED)
+    out = {"graph": GRAPH_FIXED, "settings": settings, **res.to_dict()}
+    atomic_write_text(run_dir / QUANTIZE_REPORT, json.dumps(out, indent=2, allow_nan=False))
