@@ -14,6 +14,7 @@ from hwsim.errors import (
     QuantizationError,
     SpikefoldError,
     VerificationError,
+    Violation,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "QuantizationError",
     "SpikefoldError",
     "VerificationError",
+    "Violation",
 ]

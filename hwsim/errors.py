@@ -10,7 +10,10 @@ Every message names the file, node, layer or tensor concerned and says what to d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
+    "Violation",
     "SpikefoldError",
     "ConfigError",
     "DataError",
@@ -55,5 +58,28 @@ class VerificationError(SpikefoldError):
     """A rung of the verification ladder failed where the caller asked it to be fatal."""
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One design-rule violation: ``rule`` broken on ``target`` by ``layer`` (a node name),
+    ``what`` is wrong, and ``fix`` the remedy that exists (an option, a fold pass, another
+    target), or ``None`` where there is none. Rule checkers return lists of these, so a user
+    sees every violation at once (``spikefold check``)."""
+
+    rule: str
+    target: str
+    layer: str
+    what: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        s = f"design rule {self.rule!r} (target {self.target}): layer {self.layer!r}: {self.what}"
+        return s if self.fix is None else f"{s}; fix: {self.fix}"
+
+
 class DesignRuleError(SpikefoldError, ValueError):
-    """A design rule of a target (fan-in, widths, node kinds) is violated."""
+    """A design rule of a target (fan-in, widths, node kinds) is violated. ``violations``
+    holds every :class:`Violation` found (empty where the raiser checked one rule only)."""
+
+    def __init__(self, message: str, violations: tuple[Violation, ...] | list = ()) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)
