@@ -2,7 +2,7 @@
 
 For the Lava exporter's four example families (``exporters.lava.examples``: plain MLP, plain
 conv net, OSR+OTS-style MLP, E-I conv net; fixed point, ``lava`` timing) and, when
-``runs/fold_ladder/mlp`` exists, the trained digits MLP of ``toolchain.experiments.fold_ladder``
+``runs/fold_ladder/mlp`` exists, the trained digits MLP of ``experiments.fold_ladder``
 (its 8-bit graph), the same encoded inputs run in
 
 * hwsim, batched (``run_steps`` on all samples at once),

@@ -90,7 +90,7 @@ def test_ei_init_normalises_a_16_layer_mlp():
     """Every hidden layer right after E-I Init: std(I) in [0.5, 2], |mean| < 0.2 std, fires.
 
     The mean is balanced only in expectation over the weight draw: a finite layer has a random
-    offset of rms ~ 0.1 std at width 128, ~0.06 at 512 (toolchain.experiments.ei_init_stats:
+    offset of rms ~ 0.1 std at width 128, ~0.06 at 512 (experiments.ei_init_stats:
     1 of 20 seeds has one of 15 layers past 0.2 std at width 512, none at 1024).
     """
     torch.manual_seed(0)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from experiments.ei_ablation import verdict
 from models.architectures import build_model
 from models.ei import EICircuit
 from toolchain.data import load_dataset
-from toolchain.experiments.ei_ablation import verdict
 from toolchain.train import TrainConfig, fit
 
 

@@ -1,4 +1,4 @@
-"""Rungs 0 and 1 at test size for the three networks of ``toolchain.experiments.fold_ladder``
+"""Rungs 0 and 1 at test size for the three networks of ``experiments.fold_ladder``
 (plain LIF MLP, OSR+OTS VGG, E-I VGG): tiny nets trained for an epoch on a slice of digits."""
 
 from __future__ import annotations

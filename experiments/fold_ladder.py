@@ -7,7 +7,7 @@ rung 1 (float ↔ fixed graph) for each. The 8-bit graph is written to the run d
 (``graph.fixed.npz``, ``quantize_report.json``) and rungs 0/1 to ``verify.json``. Prints a
 markdown table and writes ``<runs>/fold_ladder/summary.json``.
 
-Run: ``python -m toolchain.experiments.fold_ladder`` (a few minutes on one core; trained runs
+Run: ``python -m experiments.fold_ladder`` (a few minutes on one core; trained runs
 are reused when their checkpoint exists, ``--retrain`` trains them again).
 """
 
@@ -140,7 +140,7 @@ def _table(results: list[dict], bits) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m toolchain.experiments.fold_ladder")
+    p = argparse.ArgumentParser(prog="python -m experiments.fold_ladder")
     p.add_argument("--runs", default="runs/fold_ladder", help="root of the run directories")
     p.add_argument("--nets", nargs="*", default=list(NETS), choices=list(NETS))
     p.add_argument("--bits", nargs="*", type=int, default=[8, 6, 4])

@@ -6,7 +6,7 @@ schedules, :class:`toolchain.callbacks.AdaLiCallback`); each epoch logs the comp
 the fraction of training membrane potentials inside the window (the elements whose surrogate
 gradient is non-zero). A sigmoid-surrogate run gives the reference accuracy.
 
-Run: ``python -m toolchain.experiments.adali_digits [--epochs 10]`` (6 s for the three runs,
+Run: ``python -m experiments.adali_digits [--epochs 10]`` (6 s for the three runs,
 docs/results.md).
 """
 

@@ -5,7 +5,7 @@ hidden layer the mean and std of the integrated current ``I`` and the firing rat
 for ``init = ei`` (E-I Init), ``kaiming_clamped`` and ``kaiming`` (the paper's Table 2
 ablations), and a finite-size scan: over seeds, the largest ``|mean| / std`` of any layer.
 
-Run: ``python -m toolchain.experiments.ei_init_stats [--seeds 20]`` (about a minute).
+Run: ``python -m experiments.ei_init_stats [--seeds 20]`` (about a minute).
 """
 
 from __future__ import annotations

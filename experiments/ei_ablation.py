@@ -3,7 +3,7 @@ Table 2 (Kaiming init, clamped Kaiming, fixed-ε stabilisation, no W_EI gradient
 on the same budget. Prints a markdown table: best and final test accuracy, and what happened
 (trains / collapses at epoch k / fails to train / diverges).
 
-Run: ``python -m toolchain.experiments.ei_ablation`` (about 1 to 1.5 minutes per variant on
+Run: ``python -m experiments.ei_ablation`` (about 1 to 1.5 minutes per variant on
 one core; ``--variants full no_scaling`` to run some).
 """
 

@@ -8,7 +8,7 @@ accuracy of each, their prediction agreement and whether the readouts are equal.
 feed-forward graph the two must agree exactly (a LIF rests until its arrival offset, so its
 bias does not act on the steps before its input arrives: ``docs/simulator.md``).
 
-Run: ``python -m toolchain.experiments.timing_agreement runs/fold_ladder/vgg_osr_ots ...``
+Run: ``python -m experiments.timing_agreement runs/fold_ladder/vgg_osr_ots ...``
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ at the shared ``lr = 0.05`` blows the divisive population up within the first ep
 ``z_d`` of layer 1 -> 565, layer 2 -> 0, 10 % accuracy), so this experiment uses
 ``λ_var = 1`` (``--lambda-var``), which keeps ``mean_k v ≈ 0``, ``var_k v ≈ 1`` throughout.
 
-Run: ``python -m toolchain.experiments.inorm_brightness [--seeds 5 --epochs 8 --extra]``
+Run: ``python -m experiments.inorm_brightness [--seeds 5 --epochs 8 --extra]``
 (221 s with ``--extra`` on one core, docs/results.md).
 """
 

@@ -10,7 +10,7 @@ whole test split. Rung 3 of the fixed graph goes into the run's ``verify.json`` 
 files into the run directory. Prints a markdown table and writes
 ``<runs>/onnx_rung3/summary.json``.
 
-Run: ``python -m toolchain.experiments.onnx_rung3`` (a few minutes on one core).
+Run: ``python -m experiments.onnx_rung3`` (a few minutes on one core).
 """
 
 from __future__ import annotations

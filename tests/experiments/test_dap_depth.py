@@ -2,7 +2,7 @@
 
 import pytest
 
-from toolchain.experiments.dap_depth import _first_below, propagate
+from experiments.dap_depth import _first_below, propagate
 
 DEPTH, WIDTH = 30, 1000
 

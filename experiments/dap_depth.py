@@ -13,7 +13,7 @@ record ``Var[u_l[t]]`` (over neurons and samples, pre-spike membrane) and the sp
 ``T = 1`` is the first-time-step analysis (Fig. 3), ``T = 20`` the multi-step one (Fig. 6,
 time-averaged).
 
-Run: ``python -m toolchain.experiments.dap_depth [--out docs/img/dap_depth.png]`` (full size:
+Run: ``python -m experiments.dap_depth [--out docs/img/dap_depth.png]`` (full size:
 100 layers × 1000 neurons, 10 runs: 30 s on one core, docs/results.md).
 """
 

@@ -6,7 +6,7 @@ OTS-LIF -> avgpool -> readout``, online LIFs) is trained by :func:`toolchain.tra
 TET loss, and tested in eval mode: OSR with its running statistics (one affine per channel) and
 OTS with its stored per-step thresholds — the fixed network that folds onto hardware.
 
-Run: ``python -m toolchain.experiments.osr_mnist [--epochs 10 --T 2] [--run-dir runs/osr_mnist]``
+Run: ``python -m experiments.osr_mnist [--epochs 10 --T 2] [--run-dir runs/osr_mnist]``
 (about a minute per 10 epochs at T=2 on one CPU core).
 """
 

@@ -2,8 +2,8 @@
 
 For the briefly trained ``digits`` networks of the other experiments — a plain LIF MLP, an
 OSR+OTS VGG-style net (soft reset, per-step thresholds) and an E-I VGG-style net
-(``toolchain.experiments.fold_ladder``), and a SEW-ResNet-18 (residual ``Add``, Delay nodes
-from ``to_lava_timing``; ``toolchain.experiments.onnx_rung3``) — take the run's float graph
+(``experiments.fold_ladder``), and a SEW-ResNet-18 (residual ``Add``, Delay nodes
+from ``to_lava_timing``; ``experiments.onnx_rung3``) — take the run's float graph
 (``graph.float.npz``) and its 8-bit fixed graph (``graph.fixed.npz``, or quantised here as the
 ONNX experiment does when the run has none), put both in ``lava`` timing and run rung 2 on
 the first test samples: the fixed graph in hwsim against Lava's ``fixed_pt`` models
@@ -12,7 +12,7 @@ the first test samples: the fixed graph in hwsim against Lava's ``fixed_pt`` mod
 experiment that makes it. Prints a markdown table and writes
 ``<runs>/lava_rung2/summary.json`` (the runs' own ``verify.json`` files are left alone).
 
-Run: ``python -m toolchain.experiments.lava_rung2`` (a few minutes on one core).
+Run: ``python -m experiments.lava_rung2`` (a few minutes on one core).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
     if not (run_dir / "graph.float.npz").exists():
         maker = sub.split("/")[0]  # the experiment module that makes the run
         raise ConfigError(
-            f"{run_dir} has no graph.float.npz: run `python -m toolchain.experiments.{maker}`"
+            f"{run_dir} has no graph.float.npz: run `python -m experiments.{maker}`"
         )
     _model, _cfg, data = load_trained(run_dir)
     floating, fixed = _graphs(run_dir, data)
@@ -134,7 +134,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m toolchain.experiments.lava_rung2")
+    p = argparse.ArgumentParser(prog="python -m experiments.lava_rung2")
     p.add_argument("--runs", default="runs", help="root of the run directories")
     p.add_argument("--nets", nargs="*", default=list(NETS), choices=list(NETS))
     p.add_argument("--n", type=int, help="test samples per net (default: per net)")

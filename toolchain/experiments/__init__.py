@@ -1,1 +1,0 @@
-"""Experiment scripts that reproduce the numbers in docs/results.md (run with ``python -m``)."""
