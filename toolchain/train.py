@@ -2,8 +2,10 @@
 
 ``fit(model, data, cfg)`` trains on an in-memory :class:`toolchain.data.Dataset`:
 
-- optimiser SGD (momentum, weight decay) or Adam; learning rate with a linear warm-up then a
-  cosine decay to zero, both stepped per iteration;
+- optimiser SGD (momentum, weight decay) or Adam, with per-parameter-group settings chosen by
+  parameter name (``param_groups``, :mod:`toolchain.optim`); learning rate with a linear
+  warm-up, then a cosine decay to zero (``schedule="cosine"``) or constant
+  (``schedule="constant"``), both stepped per iteration;
 - ``mode="bptt"``: the network runs multi-step (``[T, B, ...] -> [T, B, K]``) and one backward
   pass goes through time; ``mode="online"`` (TECHNIQUES.md section 4): the network runs in
   single-step mode, every step's loss is back-propagated at once (the online LIF detaches its
@@ -28,7 +30,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -48,6 +50,7 @@ from models.base import (
 from models.neurons import LIF
 from toolchain.data import Dataset, iterate_batches
 from toolchain.encoding import ENCODERS, brightness_shift, get_encoder
+from toolchain.optim import OPTIMIZERS, make_optimizer, parse_param_groups
 
 __all__ = [
     "TrainConfig",
@@ -64,6 +67,8 @@ __all__ = [
 
 from toolchain.rundir import CHECKPOINT, METRICS
 
+SCHEDULES = ("cosine", "constant")
+
 
 @dataclass
 class TrainConfig:
@@ -74,6 +79,10 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     warmup_epochs: float = 0.0
+    schedule: str = "cosine"
+    # [{match|regex: <parameter-name pattern>, lr, optimizer, momentum, weight_decay}, ...]:
+    # first match wins, unset keys inherit the values above (toolchain/optim.py)
+    param_groups: list = field(default_factory=list)
     mode: str = "bptt"
     loss: str = "mean_ce"
     tet_lambda: float = 0.05
@@ -87,7 +96,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "optimizer": (self.optimizer, ("sgd", "adam")),
+            "optimizer": (self.optimizer, OPTIMIZERS),
+            "schedule": (self.schedule, SCHEDULES),
             "mode": (self.mode, ("bptt", "online")),
             "loss": (self.loss, ("mean_ce", "tet")),
             "encoding": (self.encoding, tuple(ENCODERS)),
@@ -105,6 +115,7 @@ class TrainConfig:
         for key in ("warmup_epochs", "augment_brightness"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        parse_param_groups(self.param_groups, self.optimizer)  # raises naming the bad key
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -178,24 +189,19 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _lr_lambda(total_iters: int, warmup_iters: int):
+def _lr_lambda(total_iters: int, warmup_iters: int, schedule: str = "cosine"):
+    """The learning-rate factor at iteration ``it``: linear warm-up, then cosine or constant."""
+
     def fn(it: int) -> float:
         if warmup_iters > 0 and it < warmup_iters:
             return (it + 1) / warmup_iters
+        if schedule == "constant":
+            return 1.0
         span = max(1, total_iters - warmup_iters)
         progress = min(1.0, (it - warmup_iters) / span)
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return fn
-
-
-def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def step_loss(out_t: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -334,11 +340,12 @@ def fit(
     device = select_device(cfg.device)
     gen = seed_everything(cfg.seed)
     model.to(device)
-    optimizer = _make_optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg)
     iters_per_epoch = math.ceil(len(data.y_train) / cfg.batch_size)
     total_iters = cfg.epochs * iters_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _lr_lambda(total_iters, round(cfg.warmup_epochs * iters_per_epoch))
+        optimizer,
+        _lr_lambda(total_iters, round(cfg.warmup_epochs * iters_per_epoch), cfg.schedule),
     )
     history: list[dict] = []
     start_epoch = 1
