@@ -8,7 +8,9 @@ PYTEST_ARGS ?= -n 2
 # Dependency files: the venv is re-installed only when one of these changes.
 DEPFILES    := pyproject.toml requirements-nodeps.txt
 
-.PHONY: setup demo test lint bench clean
+CHROMIUM    ?= /usr/bin/chromium
+
+.PHONY: setup demo test lint bench clean browser
 
 setup: $(STAMP)
 
@@ -26,8 +28,22 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup lint
+test: setup lint browser
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+# Headless Chromium renders report.html in tests/toolchain/test_report_browser.py (Debian's
+# `chromium` package). Idempotent: nothing to do when it is there; installed with apt-get when
+# this runs as root (CI, .ci/run); otherwise a notice, and that test skips with its reason
+# (outside CI only: with CI=1 it fails).
+browser:
+	@if test -x $(CHROMIUM); then :; \
+	elif test "$$(id -u)" = 0 && command -v apt-get >/dev/null; then \
+		echo "installing chromium (apt-get) for the report's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "note: $(CHROMIUM) is missing and this is not root: the browser test of report.html" \
+		     "will skip (as root: apt-get install -y chromium)"; \
+	fi
 
 bench: setup
 	$(PY) -m bench

@@ -1,40 +1,19 @@
-"""Price models: energy per inference from exact counts (DESIGN.md section 7).
+"""Price models: the types and the cited constants that price exact counts (DESIGN.md section 7).
 
-Counts (:mod:`hwsim.counters`) and prices are kept apart: :func:`price` charges one
-:class:`~hwsim.counters.Counts` under any :class:`PriceModel`, so one run is priced on several
-platforms. Every constant is a named :class:`Constant` with its citation, technology node and
-voltage, evidence grade and a ``low``/``high`` range; totals carry the range (the sum of the
-terms' lows and highs) and are reported with two significant figures (:func:`fmt_energy`).
-Energies are in picojoules (pJ) per sample.
+This module owns the price-model types — :class:`Constant` (one energy per event, with its
+citation, technology node and voltage, evidence grade and ``low``/``high`` range) and
+:class:`PriceModel` (a named set of constants of one *family*) — the built-in models
+(:data:`BUILTIN_MODELS`) and user tables in TOML (:func:`load_price_model`). It imports no
+counts: :mod:`hwsim.pricing` uses these types to charge a :class:`~hwsim.counters.Counts`
+(:func:`hwsim.pricing.price`; the formulas of each family are in its docstring and
+``docs/energy.md``), and :mod:`hwsim.numfmt` shows the results. Energies are in picojoules
+(pJ) per event.
 
-Families of models (each a list of terms ``E = Σ count × price``; ``docs/energy.md``):
-
-``compute`` — operations only (Horowitz 2014, 45 nm)::
-
-    E_SNN = E_AC·ACs + E_MAC·(MACs_graded + MACs_enc) + E_upd·updates + E_div·divisions
-    E_ANN = E_MAC·Σ_layers Dense_1-step + E_div·divisions_1-step      (same precision)
-
-``memory`` — memory-aware, in the style of Lemaire et al. 2022 (every synaptic event reads
-its weight and reads and writes its target's membrane; every neuron update reads and writes
-its membrane; spike addresses are read and written through a FIFO)::
-
-    E_SNN = Σ_syn [ E_add·ACs + (E_mul+E_add)·MACs + SOPs·(E_rd(W) + 2 E_rd(V)) + ev_in·E_rd(F)
-                    + E_div·divisions ]
-          + Σ_LIF [ (E_mul + 2 E_add)·updates + E_add·spikes + 2 updates·E_rd(V) + spikes·E_rd(F)
-                    (+ updates·E_rd(B), 13-bit biases, for a LIF with a bias) ]
-          + Σ_Readout [ E_add·updates + 2 updates·E_rd(32-bit accumulators) ]
-    E_ANN = Σ_syn [ (E_mul+E_add)·MACs + MACs·E_rd(W) + reads_in·E_rd(X) + outputs·E_rd(Y)
-                    + E_div·divisions_1-step ]
-
-where ``E_rd(M)`` is one access to an SRAM holding ``M`` (:func:`sram_access`).
-
-``platform`` — per-event platform tables (Loihi: Davies et al. 2018, Table 2)::
-
-    E = E_syn·ACs + E_graded·MACs + E_upd·updates + (E_spike + h·E_hop)·spikes
-
-A term whose constant a model lacks (e.g. E-I divisions on Loihi) is *unpriced*: its count is
-listed and it is left out of the total, never silently priced at zero. User tables are TOML
-files (:func:`load_price_model`).
+Families (:data:`FAMILIES`): ``compute`` — operations only (Horowitz 2014, 45 nm);
+``memory`` — operations plus SRAM accesses, in the style of Lemaire et al. 2022;
+``platform`` — per-event platform tables (Loihi: Davies et al. 2018, Table 2). A term whose
+constant a model lacks (e.g. E-I divisions on Loihi) is *unpriced*: its count is listed and it
+is left out of the total, never silently priced at zero.
 """
 
 from __future__ import annotations
@@ -45,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hwsim.counters import Counts
 from hwsim.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -62,9 +40,6 @@ __all__ = [
     "BUILTIN_MODELS",
     "builtin_models",
     "load_price_model",
-    "price",
-    "sig",
-    "fmt_energy",
 ]
 
 GRADES = ("measured", "all-in", "simulated", "derived", "assumed")
@@ -413,48 +388,3 @@ def load_price_model(path: str | Path) -> PriceModel:
         )  # fmt: skip
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
-
-
-def price(counts: Counts, model: PriceModel):
-    """Price ``counts`` under ``model`` -> :class:`hwsim.pricing.Pricing` (the terms per
-    sample, nominal/low/high, SNN and ANN-equivalent, per layer, unpriced terms)."""
-    from hwsim.pricing import price as _price
-
-    return _price(counts, model)
-
-
-# ---------------------------------------------------------------------------------------------
-# numbers for people
-
-
-def sig(x: float, n: int = 2) -> float:
-    """``x`` rounded to ``n`` significant figures (0 stays 0)."""
-    if x == 0 or not math.isfinite(x):
-        return x
-    return round(x, -int(math.floor(math.log10(abs(x)))) + (n - 1))
-
-
-_UNITS = ((1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ"), (1.0, "pJ"), (1e-3, "fJ"))
-
-
-def fmt_energy(pj: float, n: int = 2, rng: tuple[float, float] | None = None) -> str:
-    """``pj`` in an SI unit with ``n`` significant figures, e.g. ``"1.2 nJ"``; with ``rng``
-    ``(low, high)``, ``"1.2 nJ (0.90-1.5)"`` in the same unit."""
-    if pj == 0:
-        base = "0 pJ"
-        div, unit = 1.0, "pJ"
-    else:
-        div, unit = next(((d, u) for d, u in _UNITS if abs(pj) >= d), _UNITS[-1])
-        base = f"{_g(sig(pj / div, n), n)} {unit}"
-    if rng is None or (sig(rng[0], n) == sig(pj, n) == sig(rng[1], n)):
-        return base
-    lo, hi = (_g(sig(v / div, n), n) for v in rng)
-    return f"{base} ({lo}-{hi})"
-
-
-def _g(v: float, n: int) -> str:
-    """A rounded number without a spurious exponent or trailing zeros beyond ``n`` figures."""
-    if v == 0:
-        return "0"
-    digits = max(n - 1 - int(math.floor(math.log10(abs(v)))), 0)
-    return f"{v:.{digits}f}"

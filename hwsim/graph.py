@@ -36,7 +36,7 @@ from importlib import metadata as _importlib_metadata
 
 import numpy as np
 
-from hwsim import arith
+from hwsim import arith, describe
 from hwsim.errors import GraphError
 from hwsim.nodes import (
     LIF,
@@ -221,6 +221,17 @@ class HardwareGraph:
         :func:`latency` along any path; validation guarantees all paths agree). A run lasts
         ``T + max(offsets)`` steps; ``ideal`` graphs without Delay have all zeros."""
         return dict(self._offsets)
+
+    # -- for people ----------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A table of the nodes, one line each in topological order: name, kind, input and
+        output shapes, parameter entries, bit widths, timing offset and settings
+        (:func:`hwsim.describe.node_rows` gives the same rows as dicts)."""
+        return describe.summary_text(self)
+
+    def __repr__(self) -> str:
+        # the dataclass repr would print every array of every node (kilobytes for a tiny net)
+        return describe.graph_line(self)
 
     # -- validation ----------------------------------------------------------------------------
     def _known(self, name: str) -> None:

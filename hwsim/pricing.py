@@ -1,9 +1,39 @@
-"""Pricing: the terms of each model family applied to exact counts (:mod:`hwsim.energy`).
+"""Pricing: the terms of each model family applied to exact counts (DESIGN.md section 7).
 
 :func:`price` charges a :class:`~hwsim.counters.Counts` under a
-:class:`~hwsim.energy.PriceModel`; every term is ``count per sample x (nominal, low, high)
-pJ``, summed per term, per layer (SNN) and for the ANN-equivalent. The formulas of the three
-families are in :mod:`hwsim.energy`'s docstring and ``docs/energy.md``.
+:class:`~hwsim.energy.PriceModel` (the types and the cited constants live in
+:mod:`hwsim.energy`; this module only uses them): every term is ``count per sample x
+(nominal, low, high) pJ``, summed per term, per layer (SNN) and for the ANN-equivalent;
+totals carry the range (the sum of the terms' lows and highs). Values are kept exact here and
+in :meth:`Pricing.to_dict`; :mod:`hwsim.numfmt` rounds them once, where they are shown.
+
+Families of models (each a list of terms ``E = Σ count × price``; ``docs/energy.md``):
+
+``compute`` — operations only (Horowitz 2014, 45 nm)::
+
+    E_SNN = E_AC·ACs + E_MAC·(MACs_graded + MACs_enc) + E_upd·updates + E_div·divisions
+    E_ANN = E_MAC·Σ_layers Dense_1-step + E_div·divisions_1-step      (same precision)
+
+``memory`` — memory-aware, in the style of Lemaire et al. 2022 (every synaptic event reads
+its weight and reads and writes its target's membrane; every neuron update reads and writes
+its membrane; spike addresses are read and written through a FIFO)::
+
+    E_SNN = Σ_syn [ E_add·ACs + (E_mul+E_add)·MACs + SOPs·(E_rd(W) + 2 E_rd(V)) + ev_in·E_rd(F)
+                    + E_div·divisions ]
+          + Σ_LIF [ (E_mul + 2 E_add)·updates + E_add·spikes + 2 updates·E_rd(V) + spikes·E_rd(F)
+                    (+ updates·E_rd(B), 13-bit biases, for a LIF with a bias) ]
+          + Σ_Readout [ E_add·updates + 2 updates·E_rd(32-bit accumulators) ]
+    E_ANN = Σ_syn [ (E_mul+E_add)·MACs + MACs·E_rd(W) + reads_in·E_rd(X) + outputs·E_rd(Y)
+                    + E_div·divisions_1-step ]
+
+where ``E_rd(M)`` is one access to an SRAM holding ``M`` (:func:`sram_access`).
+
+``platform`` — per-event platform tables (Loihi: Davies et al. 2018, Table 2)::
+
+    E = E_syn·ACs + E_graded·MACs + E_upd·updates + (E_spike + h·E_hop)·spikes
+
+A term whose constant a model lacks (e.g. E-I divisions on Loihi) is *unpriced*: its count is
+listed and it is left out of the total, never silently priced at zero.
 """
 
 from __future__ import annotations
@@ -11,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hwsim.counters import Counts
-from hwsim.energy import PriceModel, sig
+from hwsim.energy import PriceModel
 
 __all__ = ["TermPrice", "Pricing", "price", "sram_access"]
 
@@ -38,8 +68,8 @@ class TermPrice:
 
     def to_dict(self) -> dict:
         return {
-            "count": self.count, "energy_pj": sig(self.energy, 3), "low_pj": sig(self.low, 3),
-            "high_pj": sig(self.high, 3), "formula": self.formula,
+            "count": self.count, "energy_pj": self.energy, "low_pj": self.low,
+            "high_pj": self.high, "formula": self.formula,
             "constants": list(self.constants),
         }  # fmt: skip
 
@@ -82,9 +112,9 @@ class Pricing:
         s = self.total("snn")
         out = {
             "model": self.model.to_dict(),
-            "snn": {"total_pj": sig(s[0], 3), "low_pj": sig(s[1], 3), "high_pj": sig(s[2], 3),
+            "snn": {"total_pj": s[0], "low_pj": s[1], "high_pj": s[2],
                     "terms": {k: v.to_dict() for k, v in self.snn.items()}},
-            "by_layer": {n: {k: sig(v.energy, 3) for k, v in t.items()}
+            "by_layer": {n: {k: v.energy for k, v in t.items()}
                          for n, t in self.by_layer.items()},
             "unpriced": self.unpriced,
             "significant_figures": 2,
@@ -92,10 +122,10 @@ class Pricing:
         if self.ann:
             a, r = self.total("ann"), self.ratio()
             out["ann"] = {
-                "total_pj": sig(a[0], 3), "low_pj": sig(a[1], 3), "high_pj": sig(a[2], 3),
+                "total_pj": a[0], "low_pj": a[1], "high_pj": a[2],
                 "terms": {k: v.to_dict() for k, v in self.ann.items()},
             }  # fmt: skip
-            out["ann_over_snn"] = None if r is None else [sig(v, 3) for v in r]
+            out["ann_over_snn"] = None if r is None else list(r)
         return out
 
 

@@ -78,6 +78,7 @@ __all__ = [
     "sequence_inputs",
     "write_verify_json",
     "read_verify_json",
+    "refusal_entry",
 ]
 
 U_FLOAT32 = 2.0**-24  # unit roundoff of the torch network
@@ -627,6 +628,18 @@ def read_verify_json(path: str | os.PathLike) -> dict:
     return data
 
 
+def refusal_entry(rung: int | str, title: str, reason: str) -> dict:
+    """The ``verify.json`` entry of a rung whose target refused the network (an exporter's
+    :class:`~hwsim.errors.ExportError`, e.g. NIR for a soft-reset net): ``status`` ``refused``,
+    ``passed`` None and the ``reason``. A refusal is not a failure: ``verify.json``'s overall
+    ``passed`` leaves it out, and the report lists it with its reason. Write it with
+    ``write_verify_json(path, {str(rung): refusal_entry(...)})``."""
+    return {
+        "rung": rung, "title": title, "status": "refused", "passed": None, "reason": reason,
+        "summary": f"rung {rung} REFUSED ({title}): {reason}",
+    }  # fmt: skip
+
+
 def write_verify_json(
     path: str | os.PathLike, results: RungResult | Iterable[RungResult] | Mapping[str, dict]
 ) -> Path:
@@ -643,5 +656,7 @@ def write_verify_json(
     )  # fmt: skip
     for key, val in items:
         data["rungs"][str(key)] = _plain(val)
-    data["passed"] = all(bool(r.get("passed")) for r in data["rungs"].values())
+    data["passed"] = all(
+        bool(r.get("passed")) for r in data["rungs"].values() if r.get("status") != "refused"
+    )
     return atomic_write_text(p, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "export": ("toolchain.commands.export", "export a hardware graph to Lava, ONNX or NIR"),
     "run-lava": ("toolchain.commands.run_lava", "Lava-simulated inference on test samples"),
     "report": ("toolchain.commands.report", "write spikes/operations/energy reports of a run"),
+    "inspect": ("toolchain.commands.inspect", "a hardware graph's nodes: shapes, bits, timing"),
 }
 
 NOT_BUILT = 3  # exit status of a planned subcommand that does not exist yet

@@ -124,11 +124,14 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
 
     def nir() -> dict:
         from exporters.nir_export import rung4, write_nir
+        from hwsim.verify import refusal_entry
 
         graph = load_graph(run_dir / rundir.GRAPH_FLOAT)
         try:
             path = write_nir(graph, run_dir / rundir.MODEL_NIR)
-        except ExportError as exc:
+        except ExportError as exc:  # recorded: the report's stage table shows the reason
+            entry = refusal_entry(4, "float graph (hwsim) ↔ NIR in Norse", str(exc))
+            write_verify_json(run_dir / VERIFY_JSON, {"4": entry})
             return {"skipped": str(exc)}
         res = rung4(graph, x_test)
         write_verify_json(run_dir / VERIFY_JSON, res)

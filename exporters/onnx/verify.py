@@ -131,6 +131,8 @@ def rung3(
         metrics[f"{b}.readout_max_abs_error"] = max_ro[b]
         if got is not None and ref is not None:
             metrics[f"{b}.prediction_agreement"] = float(np.mean(got == ref[: len(got)]))
+        if got is not None and labels is not None:  # the stage table's ONNX accuracy
+            metrics[f"accuracy_{b}"] = float(np.mean(got == np.asarray(labels)[: len(got)]))
         if not fixed:
             metrics[f"{b}.current_max_abs_diff"] = max_cur[b]
     agreements = [v for k, v in metrics.items() if k.endswith("prediction_agreement")]

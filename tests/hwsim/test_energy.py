@@ -13,14 +13,12 @@ from hwsim.energy import (
     GRADES,
     Constant,
     PriceModel,
-    fmt_energy,
     load_price_model,
-    price,
-    sig,
 )
 from hwsim.errors import ConfigError
 from hwsim.graph import LIF, Dense, GraphMetadata, HardwareGraph, Input, Readout
-from hwsim.pricing import sram_access
+from hwsim.numfmt import fmt_energy, sig
+from hwsim.pricing import price, sram_access
 
 
 @pytest.fixture(scope="module")

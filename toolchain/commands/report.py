@@ -1,4 +1,5 @@
-"""``spikefold report RUN_DIR``: spikes, operations and energy -> report.json/.md/.html."""
+"""``spikefold report RUN_DIR``: the deployment story — the stage table, the network, energy on
+each exported target's timing, per-layer detail — in report.json/.md/.html."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=["auto", "fixed", "float"],
         default="auto",
         help="which graph to count (default: fixed if quantised, else float)",
+    )
+    p.add_argument(
+        "--timing",
+        choices=["auto", "ideal", "lava"],
+        default="auto",
+        help="timing to price: auto (lava when exported to Lava, and ideal; default), ideal "
+        "(hwsim, ONNX, NIR) or lava (Lava: T + depth steps per sample)",
     )
     p.add_argument(
         "--models",
@@ -35,11 +43,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also count the first K samples in Lava and compare (slow; default 0)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the report's JSON summary")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from hwsim.describe import format_table
+    from hwsim.report import tables
     from toolchain.report import make_report
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
@@ -47,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.run_dir,
         n=args.n,
         graph=args.graph,
+        timing=args.timing,
         models=models,
         tables=args.table,
         batch_size=args.batch_size,
@@ -55,22 +67,21 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     rep = json.loads(paths.json.read_text(encoding="utf-8"))
-    h, m = rep["headline"], rep["meta"]
-    print(
-        f"{m['graph']} ({m['format']}/{m['timing']}, T={m['T']}), {m['samples']} "
-        f"{m['dataset']} test samples, accuracy {m['accuracy']}"
-    )
-    print(
-        f"per sample: {h['spikes_per_sample']:.1f} spikes, "
-        f"{h['synaptic_ops_per_sample']:.1f} synaptic ops"
-    )
-    for name, e in h["energy"].items():
-        line = f"  {name:<14} SNN {e['snn']}"
-        if "ann" in e:
-            line += f"; ANN-equivalent {e['ann']} (ANN/SNN {e.get('ann_over_snn', '-')})"
-        if e.get("unpriced"):
-            line += f"; unpriced: {', '.join(e['unpriced'])}"
-        print(line)
+    if args.json:
+        keep = ("meta", "stages", "timings", "timing_difference", "headline")
+        out = {k: rep[k] for k in keep} | {"files": [str(p) for p in (paths.json, paths.md,
+                                                                     paths.html)]}  # fmt: skip
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    m = rep["meta"]
+    print(f"{m['graph']} ({m['format']}, T={m['T']}), {m['samples']:,} {m['dataset']} test "
+          f"samples; {tables.verdict(rep)}")  # fmt: skip
+    head, rows = tables.stage_rows(rep)
+    cols = [0, 2, 3, 4, 5, 7, 9]  # stage, accuracy, rung, result, samples, differ, note
+    print(format_table([head[i] for i in cols], [[r[i] for i in cols] for r in rows]))
+    print()
+    print(format_table(*tables.timing_rows(rep)))
+    print(tables.timing_note(rep))
     lava = rep.get("extra", {}).get("lava_crosscheck")
     if lava:
         print(f"Lava cross-check on {lava['samples']} samples: counts equal {lava['counts_equal']}")
