@@ -10,7 +10,7 @@ DEPFILES    := pyproject.toml requirements-nodeps.txt
 
 CHROMIUM    ?= /usr/bin/chromium
 
-.PHONY: setup demo test lint bench clean browser
+.PHONY: setup demo test lint bench clean browser report-screenshot
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ browser:
 		echo "note: $(CHROMIUM) is missing and this is not root: the browser test of report.html" \
 		     "will skip (as root: apt-get install -y chromium)"; \
 	fi
+
+# docs/img/report-demo.png (docs/report.md): the demo's report.html in headless Chromium.
+report-screenshot: demo browser
+	$(PY) -m toolchain.browser runs/demo/report.html docs/img/report-demo.png --crop 1500
 
 bench: setup
 	$(PY) -m bench

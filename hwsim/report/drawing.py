@@ -3,7 +3,8 @@
 Layout: a node's column is its depth (the longest path from an input), so data flows left to
 right and a residual edge skips columns; nodes of one column stack downwards; past
 :data:`PER_ROW` columns the drawing continues on a new band below (a deep network wraps rather
-than running off a 1280 px page). A box shows the node's name, kind, output shape, bit widths
+than running off a 1280 px page), the edges between bands drawn down, across and into the
+top of their box. A box shows the node's name, kind, output shape, bit widths
 and, for a spiking population, its firing rate (text and a bar). The input is the report's
 ``network`` section (:func:`hwsim.report.build_report`), so a report re-renders from its JSON.
 """
@@ -93,14 +94,14 @@ def _box(node: dict, x: float, y: float, max_rate: float) -> str:
 
 
 def _edge(a: tuple[float, float], b: tuple[float, float]) -> str:
-    x1, y1 = a[0] + BOX_W, a[1] + BOX_H / 2
-    x2, y2 = b[0], b[1] + BOX_H / 2
-    if x2 > x1:  # same band: a curve from the right side to the left side
+    if b[0] > a[0]:  # same band: a curve from the right side to the left side
+        x1, y1, x2, y2 = a[0] + BOX_W, a[1] + BOX_H / 2, b[0], b[1] + BOX_H / 2
         dx = (x2 - x1) / 2
         d = f"M{x1},{y1} C{x1 + dx},{y1} {x2 - dx},{y2} {x2 - 2},{y2}"
-    else:  # the next band: leave downwards, enter from the left
-        x1, y1 = a[0] + BOX_W / 2, a[1] + BOX_H
-        d = f"M{x1},{y1} C{x1},{y1 + 60} {x2 - 60},{y2} {x2 - 2},{y2}"
+    else:  # the next band: down from the bottom, across the gap, into the top
+        x1, y1, x2, y2 = a[0] + BOX_W / 2, a[1] + BOX_H, b[0] + BOX_W / 2, b[1]
+        mid = y2 - BAND_GAP / 2
+        d = f"M{x1},{y1} V{mid} H{x2} V{y2 - 2}"
     return f"<path d='{d}' class='edge' marker-end='url(#arrow)'/>"
 
 

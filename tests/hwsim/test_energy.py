@@ -17,7 +17,6 @@ from hwsim.energy import (
 )
 from hwsim.errors import ConfigError
 from hwsim.graph import LIF, Dense, GraphMetadata, HardwareGraph, Input, Readout
-from hwsim.numfmt import fmt_energy, sig
 from hwsim.pricing import price, sram_access
 
 
@@ -159,13 +158,3 @@ def test_bad_tables_name_the_file_and_problem(tmp_path, text, match):
     with pytest.raises(ConfigError, match=match) as err:
         load_price_model(path)
     assert "bad.toml" in str(err.value)
-
-
-def test_significant_figures():
-    assert sig(0.0123456) == 0.012 and sig(81234.0) == 81000.0 and sig(0.0) == 0.0
-    assert fmt_energy(81234.0) == "81 nJ"
-    assert fmt_energy(5.7e3, rng=(4.0e3, 5.7e3)) == "5.7 nJ (4.0-5.7)"
-    assert fmt_energy(1.23e6, rng=(1.21e6, 1.24e6)) == "1.2 µJ"  # the range rounds away
-    assert fmt_energy(1.23e6, rng=(1.2e6, 1.26e6)) == "1.2 µJ (1.2-1.3)"
-    assert fmt_energy(0.9) == "900 fJ" and fmt_energy(0) == "0 pJ"
-    assert fmt_energy(3.14e-1 * 1e-3) == "0.31 fJ"
