@@ -22,6 +22,13 @@ def test_demo_pipeline_end_to_end(tmp_path):
     verify = json.loads((tmp_path / "demo" / "verify.json").read_text())
     assert {"0", "1", "2", "3"} <= set(verify["rungs"])
     assert (tmp_path / "demo" / "report.html").is_file()
+    # the report opens with the story: NIR refused with its reason, Lava priced on lava timing
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    nir = next(r for r in report["stages"] if r["stage"] == "nir")
+    if "skipped" in stages["nir"]:
+        assert nir["status"] == "refused" and nir["reason"] == stages["nir"]["skipped"]
+        assert verify["passed"], "a refusal is not a failure"
+    assert report["meta"]["timing"] == "lava" and set(report["timings"]) == {"lava", "ideal"}
     assert stages["report"]["spikes_per_sample"] > 0
     for name in ("graph.float.npz", "graph.fixed.npz", "model.fixed.onnx", "checkpoint.pt"):
         assert (tmp_path / "demo" / name).is_file()
