@@ -32,10 +32,15 @@ The Loihi/Lava conventions (read from lava-nc 0.10.0: ``lava/proc/lif/models.py`
     Dense       a = wrap32( floor((Σ_j w_ij s_j) · 2**weight_exp) )        (no 24-bit wrap!)
     Conv        a = wrap24( Σ w·s )                                         (weight_exp ignored)
     current     u = fold24( wrap32(a << 6) )          du = 4095: the current does not persist
+    CUBA        u = fold24( wrap32( trunc(u·(4095-du) / 4096) + (a << 6) ) )      du < 4095
     voltage     v = clip( trunc(v·decay / 4096) + u + bias_eff, ±(2**23 - 1) ),  decay = 4096-dv
     bias        bias_eff = floor(bias_mant · 2**bias_exp)   bias_mant 13-bit signed, exp 0..7
     spike       s = v > (vth << 6)                    vth unsigned 17-bit
     reset       hard: v = 0 | soft (custom process): v -= vth << 6
+
+The current-based LIF (``CubaLIF``, :func:`cuba_lif_step_fixed`) is Lava's stock LIF with a
+persistent current (``du < 4095``); the leaky integrator (``LI``, :func:`li_step_fixed`) is its
+voltage update without threshold and reset, its graded output ``v``.
 
 Extensions beyond Lava's stock processes (custom processes on Lava, the same arithmetic in
 hwsim and ONNX): soft reset, per-step thresholds ``vth[t]``, graded payloads of the E-I
@@ -118,11 +123,17 @@ __all__ = [
     "Saturated",
     "LifStepFixed",
     "LifStepFloat",
+    "LiStepFixed",
     "decay_fixed",
+    "cuba_current_fixed",
     "lif_current_fixed",
     "lif_step_fixed",
-    "lif_step_float",
+    "cuba_lif_step_fixed",
+    "li_step_fixed",
     "lif_reset_fixed",
+    "lif_step_float",
+    "cuba_lif_step_float",
+    "li_step_float",
     "lif_reset_float",
     "fast_inhibitory_fixed",
     # E-I circuit
@@ -683,13 +694,14 @@ class Saturated(NamedTuple):
 
 
 class LifStepFixed(NamedTuple):
-    """One fixed-point LIF step (:func:`lif_step_fixed`).
+    """One fixed-point LIF or CUBA LIF step (:func:`lif_step_fixed`, :func:`cuba_lif_step_fixed`).
 
     ``spikes`` bool; ``v`` the voltage after reset; the counters are overflow events of this
     step: ``n_act_overflow`` activations outside ``ACT_BITS`` (Lava's declared, unenforced
     ``a_in`` width), ``n_u_folded`` currents changed by :func:`lava_fold24` (or by Lava's
     int32 channel), ``n_v_clipped`` voltages clipped to ``±STATE_MAX``; ``v_charged`` the
-    voltage before the reset (after the clip), the fixed twin of the float ``H``.
+    voltage before the reset (after the clip), the fixed twin of the float ``H``; ``u`` the
+    synaptic current after the step (CUBA LIF only; a LIF's current does not persist).
     """
 
     spikes: np.ndarray
@@ -698,14 +710,27 @@ class LifStepFixed(NamedTuple):
     n_u_folded: int
     n_v_clipped: int
     v_charged: np.ndarray | None = None
+    u: np.ndarray | None = None
 
 
 class LifStepFloat(NamedTuple):
-    """One float LIF step: ``spikes`` bool, ``v`` after reset, ``h`` the charged potential."""
+    """One float LIF or CUBA LIF step: ``spikes`` bool, ``v`` after reset, ``h`` the charged
+    potential, ``u`` the synaptic current after the step (CUBA LIF only)."""
 
     spikes: np.ndarray
     v: np.ndarray
     h: np.ndarray
+    u: np.ndarray | None = None
+
+
+class LiStepFixed(NamedTuple):
+    """One fixed-point leaky-integrator step (:func:`li_step_fixed`): the new voltage ``v``
+    (the LI's graded output) and the overflow events, named as in :class:`LifStepFixed`."""
+
+    v: np.ndarray
+    n_act_overflow: int
+    n_u_folded: int
+    n_v_clipped: int
 
 
 def decay_fixed(v, decay: int) -> np.ndarray:
@@ -714,18 +739,50 @@ def decay_fixed(v, decay: int) -> np.ndarray:
     ``decay`` in ``[1, 4096]`` (``dv`` is unsigned 12-bit: 0..4095, so a float decay ``a = 0``
     (tau = 1) is not representable). ``v`` is 24-bit, so ``v · decay`` fits 37 bits (Lava
     promotes to int64 for the same reason). Rounding is toward zero (:func:`shift_right_trunc`).
-    The float decay ``a`` becomes ``decay = 4096 - round((1 - a)·4096)``.
+    The float decay ``a`` becomes ``decay = 4096 - round((1 - a)·4096)``. The CUBA LIF's
+    current decays by the same function with ``current_decay`` in ``[0, 4095]``
+    (:func:`cuba_current_fixed`).
     """
     if not 0 <= int(decay) <= DECAY_UNITY:
         raise ValueError(f"decay_fixed: decay must be in [0, {DECAY_UNITY}], got {decay}")
     return shift_right_trunc(_i64(v) * np.int64(decay), DECAY_SHIFT)
 
 
+def cuba_current_fixed(u, a, current_decay: int) -> np.ndarray:
+    """The synaptic current ``u`` of Lava's LIF (``AbstractPyLifModelFixed.subthr_dynamics``)::
+
+        u' = fold24( wrap32( trunc(u · current_decay / 4096) + wrap32( wrap32(a) << 6 ) ) )
+
+    ``current_decay = 4096 - (du + ds_offset) = 4095 - du`` in ``[0, 4095]``: Lava adds the
+    1-bit ``ds_offset = 1`` to the 12-bit ``du`` (0..4095), so the current's factor can reach 0
+    (``du = 4095``: the current does not persist, the plain LIF) but never 4096 (a current
+    that never decays has no fixed form; its closest is ``4095/4096``). The float current decay
+    ``c`` becomes ``current_decay = min(round(c · 4096), 4095)``, i.e. ``du = 4095 -
+    current_decay``.
+
+    Widths: ``u`` is the 24-bit state (after one fold it can exceed 24 bits, see
+    :func:`lava_fold24`; Lava stores it in an int32), ``u · current_decay`` fits 44 bits (Lava
+    promotes to int64), the truncating shift brings it back below 32 bits; Lava's sum of the
+    decayed current and ``a << 6`` is an int32 addition (``wrap32``), then folded once at 24
+    bits. The documented width of ``a`` is ``ACT_BITS = 16`` (callers count overflows).
+    """
+    if not 0 <= int(current_decay) < DECAY_UNITY:
+        raise ValueError(
+            f"cuba_current_fixed: current_decay must be in [0, {DECAY_UNITY - 1}], "
+            f"got {current_decay}"
+        )
+    a32 = wrap_signed(a, LAVA_CHANNEL_BITS)
+    act = wrap_signed(np.left_shift(a32, ACT_SHIFT), LAVA_CHANNEL_BITS)  # int32 shift in Lava
+    decayed = decay_fixed(u, current_decay)  # < 2**31: |u| < 2**31 and the factor is < 1
+    return lava_fold24(wrap_signed(decayed + act, LAVA_CHANNEL_BITS))
+
+
 def lif_current_fixed(a) -> np.ndarray:
     """The current ``u`` a LIF takes from its activation ``a`` (Lava with ``du = 4095``).
 
     With ``du = 4095`` Lava's current decay factor is ``4096 - (du + 1) = 0``: the old ``u``
-    is multiplied by 0 (the current does not persist) and::
+    is multiplied by 0 (the current does not persist) and :func:`cuba_current_fixed` reduces
+    to::
 
         u = fold24( wrap32( wrap32(a) << 6 ) )
 
@@ -734,8 +791,23 @@ def lif_current_fixed(a) -> np.ndarray:
     (then ``a << 6`` fits 22 bits and nothing folds): callers count
     ``count_outside_signed(a, ACT_BITS)``.
     """
-    a32 = wrap_signed(a, LAVA_CHANNEL_BITS)
-    return lava_fold24(wrap_signed(np.left_shift(a32, ACT_SHIFT), LAVA_CHANNEL_BITS))
+    return cuba_current_fixed(np.zeros((), np.int64), a, 0)
+
+
+def _charge_fixed(v, u, decay: int, bias) -> tuple[np.ndarray, int]:
+    """``clip( decay_fixed(v, decay) + u + bias, ±STATE_MAX )`` and how many entries the clip
+    changed: Lava's voltage update (the clip is symmetric, ``neg_voltage_limit = -2**23 + 1``)."""
+    raw = decay_fixed(v, decay) + _i64(u) + _i64(bias)
+    v_new = np.clip(raw, -STATE_MAX, STATE_MAX)
+    return v_new, int(np.count_nonzero(v_new != raw))
+
+
+def _fire_fixed(v_new, vth, reset: Reset) -> tuple[np.ndarray, np.ndarray]:
+    vth = _i64(vth)
+    if np.any(vth < 0) or np.any(vth >= (1 << VTH_BITS)):
+        raise ValueError(f"lif_step_fixed: vth must be unsigned {VTH_BITS}-bit")
+    spikes = v_new > np.left_shift(vth, VTH_SHIFT)  # 17 + 6 = 23 bits: inside v's range
+    return spikes, lif_reset_fixed(v_new, spikes, vth, reset)
 
 
 def lif_step_fixed(v, a, *, decay: int, vth, bias=0, reset: Reset = "hard") -> LifStepFixed:
@@ -753,21 +825,59 @@ def lif_step_fixed(v, a, *, decay: int, vth, bias=0, reset: Reset = "hard") -> L
     symmetric, ``±(2**23 - 1)``, as Lava's ``neg_voltage_limit = -2**23 + 1``. Soft reset and
     per-step ``vth`` are spikefold extensions (a custom process on Lava). Note the comparison:
     the float neuron spikes on ``H >= θ``, the fixed one on ``v > vth << 6``; the quantiser
-    accounts for the strict inequality.
+    accounts for the strict inequality. It is :func:`cuba_lif_step_fixed` with
+    ``current_decay = 0`` (``du = 4095``), without the current state.
     """
-    vth = _i64(vth)
-    if np.any(vth < 0) or np.any(vth >= (1 << VTH_BITS)):
-        raise ValueError(f"lif_step_fixed: vth must be unsigned {VTH_BITS}-bit")
+    out = cuba_lif_step_fixed(
+        0, v, a, current_decay=0, decay=decay, vth=vth, bias=bias, reset=reset
+    )
+    return out._replace(u=None)
+
+
+def cuba_lif_step_fixed(
+    u, v, a, *, current_decay: int, decay: int, vth, bias=0, reset: Reset = "hard"
+) -> LifStepFixed:
+    """One fixed-point current-based (CUBA) LIF step: Lava's ``PyLifModelBitAcc`` with
+    ``du < 4095``, in its order of operations::
+
+        u' = cuba_current_fixed(u, a, current_decay)     24-bit current (Lava fold)
+        v' = clip( decay_fixed(v, decay) + u' + bias, -STATE_MAX, STATE_MAX )
+        s  = v' > (vth << 6)                              strict
+        hard: v' = 0 where s        soft: v' = v' - (vth << 6) where s      (u' is not reset)
+
+    ``u``, ``v`` the 24-bit states; ``a`` the summed activation (``ACT_BITS`` checked);
+    ``current_decay = 4095 - du`` in ``[0, 4095]``, ``decay = 4096 - dv`` in ``[1, 4096]``;
+    ``vth``, ``bias`` and ``reset`` as in :func:`lif_step_fixed`. ``n_u_folded`` counts the
+    currents that Lava's int32 sum or 24-bit fold changed (``u' != trunc(u·c/4096) + a·64``).
+    Returns :class:`LifStepFixed` with ``u`` set.
+    """
+    a = _i64(a)
+    n_act = count_outside_signed(a, ACT_BITS)
+    u_new = cuba_current_fixed(u, a, current_decay)
+    exact = decay_fixed(u, current_decay) + np.left_shift(a, ACT_SHIFT)
+    n_fold = int(np.count_nonzero(u_new != exact))
+    v_new, n_clip = _charge_fixed(v, u_new, decay, bias)
+    spikes, v_reset = _fire_fixed(v_new, vth, reset)
+    return LifStepFixed(spikes, v_reset, n_act, n_fold, n_clip, v_new, u_new)
+
+
+def li_step_fixed(v, a, *, decay: int, bias=0) -> LiStepFixed:
+    """One fixed-point leaky-integrator (LI) step: the LIF's charge without a threshold::
+
+        u  = lif_current_fixed(a)                                  24-bit (Lava fold)
+        v' = clip( decay_fixed(v, decay) + u + bias, -STATE_MAX, STATE_MAX )
+
+    The output is ``v'`` itself (graded, 24-bit, in ``v`` units: an activation of 1 adds 64).
+    Lava's ``AbstractPyLifModelFixed`` computes exactly this with ``du = 4095``; a stock LIF
+    would also compare ``v'`` with ``vth << 6`` and reset, which an LI never does. ``decay`` in
+    ``[1, 4096]``, ``bias`` the effective bias in ``v`` units (:func:`bias_effective`).
+    """
     a = _i64(a)
     n_act = count_outside_signed(a, ACT_BITS)
     u = lif_current_fixed(a)
     n_fold = int(np.count_nonzero(u != np.left_shift(a, ACT_SHIFT)))
-    raw = decay_fixed(v, decay) + u + _i64(bias)
-    v_new = np.clip(raw, -STATE_MAX, STATE_MAX)
-    n_clip = int(np.count_nonzero(v_new != raw))
-    spikes = v_new > np.left_shift(vth, VTH_SHIFT)  # 17 + 6 = 23 bits: inside v's range
-    v_reset = lif_reset_fixed(v_new, spikes, vth, reset)
-    return LifStepFixed(spikes, v_reset, n_act, n_fold, n_clip, v_new)
+    v_new, n_clip = _charge_fixed(v, u, decay, bias)
+    return LiStepFixed(v_new, n_act, n_fold, n_clip)
 
 
 def lif_reset_fixed(v, spikes, vth, reset: Reset) -> np.ndarray:
@@ -786,6 +896,13 @@ def lif_reset_fixed(v, spikes, vth, reset: Reset) -> np.ndarray:
     raise ValueError(f"lif_step_fixed: reset must be 'soft' or 'hard', got {reset!r}")
 
 
+def _charge_float(v, i, decay: float, bias) -> np.ndarray:
+    """``decay · v + (i + bias)`` in the dtype of ``i`` (the LIF's ``H``, the LI's new ``v``)."""
+    i = np.asarray(i)
+    cur = i if bias is None else i + np.asarray(bias, dtype=i.dtype)
+    return np.asarray(decay, dtype=cur.dtype) * np.asarray(v, dtype=cur.dtype) + cur
+
+
 def lif_step_float(
     v, i, *, decay: float, threshold, bias=None, reset: Reset = "soft"
 ) -> LifStepFloat:
@@ -799,11 +916,38 @@ def lif_step_float(
     broadcasting against ``v``; ``bias`` optional, broadcasting. Computed in the dtype of
     ``v``/``i`` (float32 graphs stay float32, as torch does). Returns :class:`LifStepFloat`.
     """
-    i = np.asarray(i)
-    cur = i if bias is None else i + np.asarray(bias, dtype=i.dtype)
-    h = np.asarray(decay, dtype=cur.dtype) * np.asarray(v, dtype=cur.dtype) + cur
+    h = _charge_float(v, i, decay, bias)
     spikes = h >= np.asarray(threshold, dtype=h.dtype)
     return LifStepFloat(spikes, lif_reset_float(h, spikes, threshold, reset), h)
+
+
+def cuba_lif_step_float(
+    u, v, i, *, current_decay: float, decay: float, threshold, bias=None, reset: Reset = "soft"
+) -> LifStepFloat:
+    """One float current-based (CUBA) LIF step: a decaying synaptic current feeds the LIF::
+
+        U = current_decay · U + I
+        H = decay · V + (U + bias)       S = H >= θ
+        soft: V = H - θ·S      hard: V = H · (1 - S)      (U is not reset)
+
+    The fixed twin is :func:`cuba_lif_step_fixed`; ``current_decay = 0`` is exactly
+    :func:`lif_step_float` (``0·U + I == I``). Snntorch's ``Synaptic``, Norse's ``LIFCell``,
+    Rockpool's ``LIFTorch`` and NIR's ``CubaLIF`` (forward Euler, ``current_decay = 1 -
+    dt/τ_syn``, ``decay = 1 - dt/τ_mem``, input gains folded into the weights) are this
+    neuron. Computed in the dtype of ``i``. Returns :class:`LifStepFloat` with ``u`` set.
+    """
+    i = np.asarray(i)
+    u_new = np.asarray(current_decay, dtype=i.dtype) * np.asarray(u, dtype=i.dtype) + i
+    out = lif_step_float(v, u_new, decay=decay, threshold=threshold, bias=bias, reset=reset)
+    return out._replace(u=u_new)
+
+
+def li_step_float(v, i, *, decay: float, bias=None) -> np.ndarray:
+    """One float leaky-integrator (LI) step: ``V = decay · V + (I + bias)``, the LIF's ``H``
+    without a threshold; the output is ``V`` (graded). Norse's ``LICell``/``LIBoxCell`` and
+    NIR's ``LI`` (forward Euler, ``decay = 1 - dt/τ``, the input gain folded into the weights)
+    are this neuron. Computed in the dtype of ``i``."""
+    return _charge_float(v, i, decay, bias)
 
 
 def lif_reset_float(h, spikes, threshold, reset: Reset) -> np.ndarray:

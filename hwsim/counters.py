@@ -43,14 +43,19 @@ in the divisive variant) sent through ``W_EI`` at every pixel::
 
 Neuron nodes
 ------------
-``updates[t]`` every neuron of a :class:`LIF`/:class:`FastInhibitory`/:class:`Readout` is
-updated at every step (clock-driven hardware); ``out_events[t]`` non-zero outputs (spikes;
-graded payloads also in ``out_graded``); ``membrane_updates[t]`` (LIF, when the pre-reset
-membrane ``<node>/h`` was recorded) NeuroBench's ``MembraneUpdates``: every neuron at the
+``updates[t]`` every neuron of a :class:`LIF`/:class:`CubaLIF`/:class:`LI`/
+:class:`FastInhibitory`/:class:`Readout` is updated at every step (clock-driven hardware);
+``out_events[t]`` non-zero outputs (spikes; graded payloads and an LI's membrane also in
+``out_graded``); ``membrane_updates[t]`` NeuroBench's ``MembraneUpdates``: every neuron at the
 first step, then the neurons whose state ``v`` changed during the step (``neurobench/metrics/
-workload/membrane_updates.py``). An :class:`Input` counts its ``out_events``.
+workload/membrane_updates.py``) — for a LIF/CubaLIF when its pre-reset membrane ``<node>/h``
+was recorded (``v`` follows from ``H`` and the spikes), for an LI from its output ``v``;
+``current_updates[t]`` the same count for a CubaLIF's synaptic current ``u`` (when
+``<node>/u`` was recorded): every neuron at the first step, then those whose ``u`` changed.
+An :class:`Input` counts its ``out_events``.
 
-Static facts (``LayerCounts.static``): ``neurons``, ``weights`` (entries of all synaptic
+Static facts (``LayerCounts.static``): ``neurons``, ``state_words`` (state variables per
+neuron: 2 for a CubaLIF's ``u`` and ``v``, else 1), ``weights`` (entries of all synaptic
 arrays), ``nonzero_weights``, ``ann_macs`` (one dense pass of the same layer, the
 ANN-equivalent), ``ann_divisions``, ``param_bits`` and ``state_bits`` at the graph's widths
 (fixed: :class:`hwsim.arith.FixedWidths`; float: 32 bits each, :func:`footprint_bits`),
@@ -68,10 +73,13 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import DataError, GraphError
 from hwsim.graph import (
+    LI,
     LIF,
+    SPIKING_KINDS,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -109,7 +117,9 @@ SYNAPSE_METRICS = (
     "inh_macs",
     "divisions",
 )
-NEURON_METRICS = ("updates", "out_events", "out_graded", "membrane_updates")
+NEURON_METRICS = ("updates", "out_events", "out_graded", "membrane_updates", "current_updates")
+SPIKING = tuple(k.__name__ for k in SPIKING_KINDS)  # the kinds that emit binary spikes
+_MEMBRANES = (LIF, CubaLIF, LI)  # the neuron kinds with a membrane v
 FLOAT_BITS = 32  # a float graph stores every parameter and state as float32
 
 
@@ -177,10 +187,11 @@ class Counts:
 
     def neurobench(self) -> dict[str, float | None]:
         """NeuroBench-named totals per sample (``Footprint`` in bytes at the graph's widths)."""
-        lif = self.nodes("neuron", ("LIF",))
+        lif = self.nodes("neuron", SPIKING)
         act_total = sum(self.layers[n].static["neurons"] for n in lif) * self.steps * self.samples
         act_nz = sum(self.layers[n].total("out_events") for n in lif)
-        has_mu = bool(lif) and all("membrane_updates" in self.layers[n].steps for n in lif)
+        mem = self.nodes("neuron", SPIKING + ("LI",))
+        has_mu = bool(mem) and all("membrane_updates" in self.layers[n].steps for n in mem)
         weights = self.static_sum("weights")
         return {
             "Effective_ACs": self.per_sample("acs"),
@@ -227,7 +238,7 @@ class Counts:
                     for k, v in la.steps.items()
                 },
             }
-            if la.kind == "LIF":
+            if la.kind in SPIKING:
                 layers[n]["firing_rate"] = self.firing_rate(n)
         return {
             "samples": self.samples,
@@ -279,10 +290,11 @@ def footprint_bits(graph: HardwareGraph, name: str) -> tuple[int, int, int]:
     """``(param_bits, state_bits, weight_bits)`` of node ``name`` at the graph's widths.
 
     fixed: weights at ``widths.weight_bits``, synapse and E-I biases and the E-I floor at the
-    24-bit accumulator, LIF biases 13-bit mantissas, thresholds 17-bit (each entry of a
-    schedule), decay 12-bit (``dv``), gains 16-bit, exponents 4 (weights), 3 (bias) or 6 (gain,
-    payload) bits; state: LIF ``v`` 24 bits, Readout totals 32 bits, Delay lines ``steps``
-    entries of 24 bits. float: 32 bits per parameter entry and per state entry. Graph
+    24-bit accumulator, LIF/CubaLIF/LI biases 13-bit mantissas, thresholds 17-bit (each entry of
+    a schedule), decays 12-bit (``dv``; a CubaLIF also ``du``), gains 16-bit, exponents 4
+    (weights), 3 (bias) or 6 (gain, payload) bits; state: LIF and LI ``v`` 24 bits, CubaLIF
+    ``u`` and ``v`` 24 bits each, Readout totals 32 bits, Delay lines ``steps`` entries of 24
+    bits. float: 32 bits per parameter entry and per state entry. Graph
     structure (edges, shapes) and routing tables are not counted.
     """
     md = graph.metadata
@@ -307,11 +319,13 @@ def footprint_bits(graph: HardwareGraph, name: str) -> tuple[int, int, int]:
         p += n(node.b_e) * bits(arith.ACC_BITS)
         p += bits(arith.ACC_BITS) if node.stabilisation == "floor" else 0
         p += (3 * 4 + 3 * 6) if fixed else 0  # w_*_exp (4 bits), g_*_exp and payload_exp (6)
-    elif isinstance(node, LIF):
-        p = n(node.threshold) * bits(arith.VTH_BITS) + bits(arith.DECAY_SHIFT)
+    elif isinstance(node, _MEMBRANES):
+        words = 2 if isinstance(node, CubaLIF) else 1  # CubaLIF: current u and membrane v
+        p = n(getattr(node, "threshold", None)) * bits(arith.VTH_BITS)
+        p += words * bits(arith.DECAY_SHIFT)  # dv (and du)
         p += n(node.bias) * bits(arith.BIAS_MANT_BITS)
         p += 3 if fixed and node.bias is not None else 0  # bias_exp
-        s = size * bits(arith.STATE_BITS)
+        s = words * size * bits(arith.STATE_BITS)
     elif isinstance(node, FastInhibitory):
         p = 6 if fixed else 0
     elif isinstance(node, Readout):
@@ -330,12 +344,13 @@ _PASS_THROUGH = (Flatten, SumPool2d, AvgPool2d, Add, Delay)
 
 def needed_records(graph: HardwareGraph) -> list[str]:
     """The nodes whose per-step outputs :func:`count_records` reads: the predecessor of every
-    synapse, every neuron and input node (LIF nodes also give ``<node>/h`` in hwsim)."""
+    synapse, every neuron and input node (LIF and CubaLIF nodes also give ``<node>/h``,
+    CubaLIF nodes ``<node>/u`` in hwsim)."""
     need: list[str] = []
     for name, node in graph.nodes.items():
         if isinstance(node, (Dense, Conv2d, EICircuit)):
             need += graph.predecessors(name)
-        elif isinstance(node, (LIF, FastInhibitory, Input)):
+        elif isinstance(node, (*_MEMBRANES, FastInhibitory, Input)):
             need.append(name)
     return list(dict.fromkeys(need))
 
@@ -518,23 +533,28 @@ def _ei_inhibitory(node: EICircuit, x: np.ndarray, fixed: bool, widths):
     return inh.payload.reshape(shape), q
 
 
-def _lif_membrane_updates(graph, name, spikes, h) -> np.ndarray:
-    """NeuroBench's MembraneUpdates per step: every neuron at step 0, then the neurons whose
-    post-reset state ``v`` changed during the step (``v`` from ``H`` and the spikes by the
-    node's own reset, :func:`hwsim.arith.lif_reset_fixed`/``_float``)."""
-    node: LIF = graph.nodes[name]
-    fixed = graph.metadata.format == "fixed"
+def _state_updates(states: np.ndarray) -> np.ndarray:
+    """NeuroBench's MembraneUpdates per step of a state ``[steps, B, ...]``: every neuron at
+    step 0, then the neurons whose state changed during the step."""
+    out = np.zeros(states.shape[0], np.int64)
+    out[0] = states[0].size
+    if states.shape[0] > 1:
+        out[1:] = _per_step(states[1:] != states[:-1])
+    return out
+
+
+def _lif_membranes(graph, name, spikes, h) -> np.ndarray:
+    """The post-reset states ``v [steps, B, ...]`` of a LIF/CubaLIF from its pre-reset ``H``
+    and its spikes, by the node's own reset (:func:`hwsim.arith.lif_reset_fixed`/``_float``)."""
+    node: LIF | CubaLIF = graph.nodes[name]
+    reset = arith.lif_reset_fixed if graph.metadata.format == "fixed" else arith.lif_reset_float
     off, T = graph.arrival_offsets()[name], graph.metadata.T
     th = np.asarray(node.threshold).reshape(-1)
-    out = np.zeros(h.shape[0], np.int64)
-    v_prev = np.zeros_like(h[0])
+    v = np.empty_like(h)
     for t in range(h.shape[0]):
         k = min(max(t - off, 0), T - 1) if th.size > 1 else 0
-        reset = arith.lif_reset_fixed if fixed else arith.lif_reset_float
-        v = reset(h[t], spikes[t] != 0, th[k], node.reset)
-        out[t] = v.size if t == 0 else np.count_nonzero(v != v_prev)
-        v_prev = v
-    return out
+        v[t] = reset(h[t], spikes[t] != 0, th[k], node.reset)
+    return v
 
 
 def count_records(
@@ -546,7 +566,8 @@ def count_records(
     """Count a run from its per-step outputs ``records {node: [steps, B, *shape]}`` (hwsim's
     ``SimResult.records``, a Lava run's, or any reference's): the nodes of
     :func:`needed_records` (pass-through nodes may be missing; they are recomputed), plus
-    ``"<lif>/h"`` for MembraneUpdates (left out when absent). Raises :class:`GraphError`
+    ``"<lif>/h"`` for MembraneUpdates and ``"<cubalif>/u"`` for the current updates (each left
+    out when absent). Raises :class:`GraphError`
     naming a node that is needed but neither recorded nor recomputable."""
     outputs = _Outputs(graph, records)
     need = needed_records(graph)
@@ -569,10 +590,11 @@ def count_records(
                                 f"{(steps_, batch)}")  # fmt: skip
             static, per = _synapse(graph, name, x, steps_, batch)
             layers[name] = LayerCounts(name, node.kind, "synapse", shape, static, per)
-        elif isinstance(node, (LIF, FastInhibitory, Readout, Input)):
+        elif isinstance(node, (*_MEMBRANES, FastInhibitory, Readout, Input)):
             param, state, wb = footprint_bits(graph, name)
             static = {"neurons": size, "param_bits": param, "state_bits": state}
-            static["bias"] = int(isinstance(node, LIF) and node.bias is not None)
+            static["state_words"] = 2 if isinstance(node, CubaLIF) else 1
+            static["bias"] = int(isinstance(node, _MEMBRANES) and node.bias is not None)
             per: dict[str, np.ndarray] = {}
             if not isinstance(node, Input):
                 per["updates"] = np.full(steps_, size * batch, np.int64)
@@ -581,9 +603,13 @@ def count_records(
                 nz = y != 0
                 per["out_events"] = _per_step(nz)
                 per["out_graded"] = _per_step(nz & (np.abs(y) != 1))
-            if isinstance(node, LIF) and f"{name}/h" in records:
+            if isinstance(node, SPIKING_KINDS) and f"{name}/h" in records:
                 h = np.asarray(records[f"{name}/h"])
-                per["membrane_updates"] = _lif_membrane_updates(graph, name, y, h)
+                per["membrane_updates"] = _state_updates(_lif_membranes(graph, name, y, h))
+            elif isinstance(node, LI):
+                per["membrane_updates"] = _state_updates(y)  # its output is its membrane
+            if isinstance(node, CubaLIF) and f"{name}/u" in records:
+                per["current_updates"] = _state_updates(np.asarray(records[f"{name}/u"]))
             role = "input" if isinstance(node, Input) else "neuron"
             layers[name] = LayerCounts(name, node.kind, role, shape, static, per)
         else:

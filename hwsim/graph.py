@@ -9,8 +9,9 @@ reasons for each choice, is ``docs/graph.md``.
 How a layer is expressed
 ------------------------
 A *synapse* node (:class:`Dense`, :class:`Conv2d`, or the composite :class:`EICircuit`)
-produces a current; a *neuron* node (:class:`LIF`, :class:`Readout`, :class:`FastInhibitory`)
-receives the **sum** of the outputs of all its predecessors as its input current::
+produces a current; a *neuron* node (:class:`LIF`, :class:`CubaLIF`, :class:`LI`,
+:class:`Readout`, :class:`FastInhibitory`) receives the **sum** of the outputs of all its
+predecessors as its input current::
 
     Input -> Conv2d -> LIF -> SumPool2d -> Flatten -> Dense -> LIF -> Dense -> Readout
 
@@ -39,13 +40,16 @@ import numpy as np
 from hwsim import arith, describe
 from hwsim.errors import GraphError
 from hwsim.nodes import (
+    LI,
     LIF,
     NEURON_KINDS,
     NODE_KINDS,
+    SPIKING_KINDS,
     SYNAPSE_KINDS,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -80,6 +84,8 @@ __all__ = [
     "AvgPool2d",
     "Flatten",
     "LIF",
+    "CubaLIF",
+    "LI",
     "FastInhibitory",
     "EICircuit",
     "Add",
@@ -88,6 +94,7 @@ __all__ = [
     "NODE_KINDS",
     "SYNAPSE_KINDS",
     "NEURON_KINDS",
+    "SPIKING_KINDS",
     "GraphMetadata",
     "HardwareGraph",
     "latency",

@@ -36,6 +36,8 @@ __all__ = [
     "AvgPool2d",
     "Flatten",
     "LIF",
+    "CubaLIF",
+    "LI",
     "FastInhibitory",
     "EICircuit",
     "Add",
@@ -44,6 +46,7 @@ __all__ = [
     "NODE_KINDS",
     "SYNAPSE_KINDS",
     "NEURON_KINDS",
+    "SPIKING_KINDS",
     "latency",
 ]
 
@@ -365,7 +368,53 @@ class Flatten(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class LIF(Node):
+class _Population(Node):
+    """What the neuron populations with a membrane (:class:`LIF`, :class:`CubaLIF`,
+    :class:`LI`) share: the sum of the inputs, the bias shapes, and the checks of ``decay``,
+    ``bias`` and (spiking kinds) ``threshold`` and ``reset``. Not a node kind itself."""
+
+    def output_shape(self, in_shapes: Sequence[Shape]) -> Shape:
+        s = _equal_inputs(in_shapes, self.kind)
+        if self.bias is not None:
+            b = self.bias.shape
+            if not (b == () or b == s or (len(s) > 1 and b == (s[0],))):
+                raise GraphError(f"bias shape {b} fits neither {s}, ({s[0]},) nor ()")
+        return s
+
+    def bias_broadcast(self, shape: Shape) -> np.ndarray | None:
+        """``bias`` shaped to broadcast against ``[B, *shape]`` (per-channel -> [C, 1, 1])."""
+        if self.bias is None:
+            return None
+        b = self.bias
+        if b.ndim == 1 and len(shape) > 1:
+            b = b.reshape((-1,) + (1,) * (len(shape) - 1))
+        return b
+
+    def _membrane_problems(self, fmt: Format) -> list[str]:
+        if fmt != "fixed":
+            if not 0.0 <= self.decay <= 1.0:
+                return [f"decay={self.decay} must be in [0, 1] (a = 1 - 1/tau)"]
+            return []
+        out = _range_problem("decay", self.decay, 1, arith.DECAY_UNITY)
+        if self.bias is not None:
+            out += _range_problem("bias", self.bias, *arith.signed_range(arith.BIAS_MANT_BITS))
+        out += _range_problem("bias_exp", self.bias_exp, *arith.BIAS_EXP_RANGE)
+        return out
+
+    def _spiking_problems(self, fmt: Format, T: int) -> list[str]:
+        out = []
+        if self.reset not in ("soft", "hard"):
+            out.append(f"reset must be 'soft' or 'hard', got {self.reset!r}")
+        th = self.threshold
+        if isinstance(th, np.ndarray) and th.shape not in ((), (T,)):
+            out.append(f"threshold schedule has shape {th.shape}; expected () or (T,) = ({T},)")
+        if fmt == "fixed":
+            out += _range_problem("threshold", th, *arith.unsigned_range(arith.VTH_BITS))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class LIF(_Population):
     """A population of LIF neurons; its input current is the sum of its predecessors'.
 
     float (TECHNIQUES.md section 1, :func:`hwsim.arith.lif_step_float`): ``decay`` is ``a``
@@ -385,40 +434,68 @@ class LIF(Node):
     bias: np.ndarray | None = None
     bias_exp: int = field(default=0, metadata=FIXED_ONLY)
 
-    def output_shape(self, in_shapes: Sequence[Shape]) -> Shape:
-        s = _equal_inputs(in_shapes, "LIF")
-        if self.bias is not None:
-            b = self.bias.shape
-            if not (b == () or b == s or (len(s) > 1 and b == (s[0],))):
-                raise GraphError(f"bias shape {b} fits neither {s}, ({s[0]},) nor ()")
-        return s
+    def _problems(self, fmt, widths, T) -> list[str]:
+        return self._spiking_problems(fmt, T) + self._membrane_problems(fmt)
 
-    def bias_broadcast(self, shape: Shape) -> np.ndarray | None:
-        """``bias`` shaped to broadcast against ``[B, *shape]`` (per-channel -> [C, 1, 1])."""
-        if self.bias is None:
-            return None
-        b = self.bias
-        if b.ndim == 1 and len(shape) > 1:
-            b = b.reshape((-1,) + (1,) * (len(shape) - 1))
-        return b
+
+@dataclass(frozen=True, eq=False)
+class CubaLIF(_Population):
+    """A population of current-based LIF neurons (CUBA: Loihi's and Lava's native neuron,
+    NIR's ``CubaLIF``, snnTorch's ``Synaptic``, Rockpool's ``LIFTorch``): a synaptic current
+    ``u`` that decays with ``current_decay`` integrates the input and feeds the membrane.
+
+    float (:func:`hwsim.arith.cuba_lif_step_float`)::
+
+        u[t] = current_decay · u[t-1] + x[t]
+        H[t] = decay · v[t-1] + (u[t] + bias)      spike H >= θ[t]; soft or hard reset of v
+
+    with ``current_decay``, ``decay`` in [0, 1] (``current_decay = 0`` is a :class:`LIF`).
+    fixed (:func:`hwsim.arith.cuba_lif_step_fixed`, Lava's ``PyLifModelBitAcc``):
+    ``current_decay = 4095 - du`` in [0, 4095] (Lava adds ``ds_offset = 1`` to ``du``, so a
+    current cannot be held without decay), ``decay = 4096 - dv`` in [1, 4096], ``threshold`` the
+    17-bit ``vth`` (scalar or ``[T]``), ``bias``/``bias_exp`` as a :class:`LIF`'s (``v`` units,
+    added to the membrane, not the current). ``reset`` has no default: the libraries differ.
+    The current is never reset by a spike. A synapse bias feeding a CubaLIF enters the
+    *current* (it is part of ``x``), unlike the neuron's own ``bias``.
+    """
+
+    decay: Scalar = field(metadata=NUMERIC)
+    current_decay: Scalar = field(metadata=NUMERIC)
+    threshold: Scalar | np.ndarray = field(metadata=NUMERIC)
+    reset: Reset
+    bias: np.ndarray | None = None
+    bias_exp: int = field(default=0, metadata=FIXED_ONLY)
 
     def _problems(self, fmt, widths, T) -> list[str]:
-        out = []
-        if self.reset not in ("soft", "hard"):
-            out.append(f"reset must be 'soft' or 'hard', got {self.reset!r}")
-        th = self.threshold
-        if isinstance(th, np.ndarray) and th.shape not in ((), (T,)):
-            out.append(f"threshold schedule has shape {th.shape}; expected () or (T,) = ({T},)")
+        out = self._spiking_problems(fmt, T) + self._membrane_problems(fmt)
         if fmt == "fixed":
-            out += _range_problem("decay", self.decay, 1, arith.DECAY_UNITY)
-            out += _range_problem("threshold", th, *arith.unsigned_range(arith.VTH_BITS))
-            if self.bias is not None:
-                bias_range = arith.signed_range(arith.BIAS_MANT_BITS)
-                out += _range_problem("bias", self.bias, *bias_range)
-            out += _range_problem("bias_exp", self.bias_exp, *arith.BIAS_EXP_RANGE)
-        elif not 0.0 <= self.decay <= 1.0:
-            out.append(f"decay={self.decay} must be in [0, 1] (a = 1 - 1/tau)")
+            out += _range_problem("current_decay", self.current_decay, 0, arith.DECAY_UNITY - 1)
+        elif not 0.0 <= self.current_decay <= 1.0:
+            out.append(
+                f"current_decay={self.current_decay} must be in [0, 1] (1 - 1/tau_syn)"
+            )
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class LI(_Population):
+    """A population of leaky integrators: non-spiking, its output is the graded membrane.
+
+    float (:func:`hwsim.arith.li_step_float`): ``v[t] = decay · v[t-1] + (x[t] + bias)``,
+    output ``v[t]`` (``decay`` in [0, 1]; 1 is a perfect integrator). fixed
+    (:func:`hwsim.arith.li_step_fixed`): Lava's LIF voltage update with ``du = 4095`` and no
+    threshold: ``v = clip(trunc(v·decay/4096) + (a << 6) + bias, ±(2**23 - 1))``, output ``v``
+    in ``v`` units (2**-6 of an activation unit); ``decay``, ``bias``, ``bias_exp`` as a
+    :class:`LIF`'s. The readout of Norse's and snnTorch's classifiers: ``... -> Dense -> LI ->
+    Readout`` sums ``v`` over the ``T`` steps (see :class:`Readout`).
+    """
+
+    decay: Scalar = field(metadata=NUMERIC)
+    bias: np.ndarray | None = None
+    bias_exp: int = field(default=0, metadata=FIXED_ONLY)
+
+    def _problems(self, fmt, widths, T) -> list[str]:
+        return self._membrane_problems(fmt)
 
 
 @dataclass(frozen=True, eq=False)
@@ -592,7 +669,14 @@ class Delay(Node):
 class Readout(Node):
     """Non-spiking accumulator of the sum of its inputs' currents; the prediction is the
     ``argmax`` of its total over the ``T`` steps (fixed: :func:`hwsim.arith.readout_accumulate`,
-    32-bit saturating)."""
+    32-bit saturating).
+
+    Fed by synapses it sums their currents. Fed by :class:`LI` nodes it sums their graded
+    membranes ``v[t]``: the prediction is the argmax of ``Σ_t v[t]``, i.e. of the mean
+    membrane over the ``T`` steps (in the fixed format ``v`` is in ``v`` units, the sum stays
+    32-bit saturating). A model trained on another statistic of the LI membrane (the maximum
+    over time, Norse's usual ``max(v, dim=0)``, or the last step's ``v``) can predict
+    differently; fold such a readout explicitly."""
 
     def output_shape(self, in_shapes: Sequence[Shape]) -> Shape:
         return _equal_inputs(in_shapes, "Readout")
@@ -609,6 +693,8 @@ NODE_KINDS: Mapping[str, type[Node]] = MappingProxyType(
             AvgPool2d,
             Flatten,
             LIF,
+            CubaLIF,
+            LI,
             FastInhibitory,
             EICircuit,
             Add,
@@ -620,7 +706,9 @@ NODE_KINDS: Mapping[str, type[Node]] = MappingProxyType(
 """Every node kind by name (read-only). The file format's ``kind`` is a key of this map."""
 
 SYNAPSE_KINDS = (Dense, Conv2d, EICircuit)
-NEURON_KINDS = (LIF, FastInhibitory, Readout)
+NEURON_KINDS = (LIF, CubaLIF, LI, FastInhibitory, Readout)
+SPIKING_KINDS = (LIF, CubaLIF)
+"""The kinds that emit binary spikes (compared spike by spike on every rung)."""
 
 
 def latency(node: Node, timing: Timing) -> int:

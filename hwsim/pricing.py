@@ -21,7 +21,9 @@ its membrane; spike addresses are read and written through a FIFO)::
     E_SNN = Σ_syn [ E_add·ACs + (E_mul+E_add)·MACs + SOPs·(E_rd(W) + 2 E_rd(V)) + ev_in·E_rd(F)
                     + E_div·divisions ]
           + Σ_LIF [ (E_mul + 2 E_add)·updates + E_add·spikes + 2 updates·E_rd(V) + spikes·E_rd(F)
-                    (+ updates·E_rd(B), 13-bit biases, for a LIF with a bias) ]
+                    (+ updates·E_rd(B), 13-bit biases, for a LIF with a bias)
+                    (+ (E_mul + E_add)·updates + 2 updates·E_rd(U), a CubaLIF's current) ]
+          (an LI as a LIF without resets; its graded output takes the spike's place)
           + Σ_Readout [ E_add·updates + 2 updates·E_rd(32-bit accumulators) ]
     E_ANN = Σ_syn [ (E_mul+E_add)·MACs + MACs·E_rd(W) + reads_in·E_rd(X) + outputs·E_rd(Y)
                     + E_div·divisions_1-step ]
@@ -278,10 +280,17 @@ def _memory(counts: Counts, b: _Bill) -> None:
             b.charge("snn", name, "neuron updates", upd, _sum(mul, add, add),
                      "(E_mul + 2 E_add) x updates (leak, input, threshold)",
                      ["add", "mul"])  # fmt: skip
-            b.charge("snn", name, "resets", spikes, add, "E_add x spikes (soft reset)",
-                     ["add"])  # fmt: skip
+            if la.kind != "LI":  # an LI never resets
+                b.charge("snn", name, "resets", spikes, add, "E_add x spikes (soft reset)",
+                         ["add"])  # fmt: skip
             b.charge("snn", name, "membrane read/write", 2 * upd, v_rd,
                      "2 x updates x E_rd(membrane SRAM)", _SRAM)  # fmt: skip
+            if st.get("state_words", 1) > 1:  # CubaLIF: the synaptic current, a second state
+                b.charge("snn", name, "current updates", upd, macu,
+                         "(E_mul + E_add) x updates (current decay, input)",
+                         ["add", "mul"])  # fmt: skip
+                b.charge("snn", name, "current read/write", 2 * upd, v_rd,
+                         "2 x updates x E_rd(current SRAM)", _SRAM)  # fmt: skip
             if st.get("bias"):
                 b.charge("snn", name, "bias reads", upd, sram_access(m, size * 13, 13),
                          "updates x E_rd(bias SRAM)", _SRAM)  # fmt: skip

@@ -33,8 +33,9 @@ step with ``generator`` (a :class:`numpy.random.Generator`; default ``default_rn
 
 Outputs: :class:`SimResult` — readout, predictions, event counts of every node at every step
 (non-zero outputs summed over the batch), overflow/saturation counts, and on request the
-per-step outputs of chosen nodes (``record``) plus, for LIF nodes, the pre-reset membrane
-(``"<node>/h"``: float ``H``, fixed ``v`` before reset).
+per-step outputs of chosen nodes (``record``) plus their ops' probes (:mod:`hwsim.simops`):
+for LIF and CubaLIF nodes the pre-reset membrane (``"<node>/h"``: float ``H``, fixed ``v``
+before reset), for CubaLIF nodes the synaptic current (``"<node>/u"``).
 
 Teacher forcing (``force={node: array[steps, B, *shape]}``) replaces a node's output for its
 successors; the node's own record keeps what it computed. A forced LIF also resets with the
@@ -53,7 +54,7 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import DataError, GraphError
 from hwsim.graph import HardwareGraph, Input, Readout, latency
-from hwsim.simops import LIFOp, Op, make_op
+from hwsim.simops import Op, make_op
 
 __all__ = [
     "SimResult",
@@ -71,10 +72,11 @@ class SimResult:
 
     ``readout [B, K]`` the Readout's total over the aligned ``T`` steps (None without a
     Readout node); ``predictions [B]`` its argmax; ``records`` ``{node: [steps, B, *shape]}``
-    for recorded nodes (and ``"<lif>/h"``); ``counts`` ``{node: int64 [steps]}`` non-zero
-    outputs summed over the batch, for every node; ``overflow`` ``{node: {event: count}}``
-    (see :mod:`hwsim.simops`); ``offsets`` the arrival offset of every node; ``steps`` the
-    run length; ``T`` the graph's steps per sample; ``readout_node`` its name.
+    for recorded nodes (and their probes ``"<lif>/h"``, ``"<cubalif>/u"``); ``counts``
+    ``{node: int64 [steps]}`` non-zero outputs summed over the batch, for every node;
+    ``overflow`` ``{node: {event: count}}`` (see :mod:`hwsim.simops`); ``offsets`` the
+    arrival offset of every node; ``steps`` the run length; ``T`` the graph's steps per
+    sample; ``readout_node`` its name.
     """
 
     readout: np.ndarray | None
@@ -170,7 +172,8 @@ def simulate(
     """Run ``graph`` on one batch ``x`` (see the module docstring).
 
     ``record``: True for every node, or an iterable of node names (unknown names raise
-    :class:`GraphError`); LIF nodes also record ``"<name>/h"``. ``force``: ``{node: array
+    :class:`GraphError`); LIF and CubaLIF nodes also record ``"<name>/h"``, CubaLIF nodes
+    ``"<name>/u"``. ``force``: ``{node: array
     [steps, B, *shape]}`` teacher forcing (an Input node may be forced too, e.g. with the
     spike train a torch encoder drew). ``generator`` draws ``rate`` inputs.
     """
@@ -216,8 +219,9 @@ def run_steps(
         if lat[name]:
             buf[name] = deque()
     records = {n: np.zeros((steps, batch, *shapes[n]), dtype) for n in rec}
+    probes = {n: ops[n].PROBES for n in rec}
     records.update(
-        {f"{n}/h": np.zeros((steps, batch, *shapes[n]), dtype) for n in rec if _is_lif(ops[n])}
+        {f"{n}/{p}": np.zeros((steps, batch, *shapes[n]), dtype) for n in rec for p in probes[n]}
     )
     counts = {n: np.zeros(steps, np.int64) for n in order}
     total = np.zeros((batch, *shapes[ro]), dtype) if ro else None
@@ -240,8 +244,8 @@ def run_steps(
             counts[name][t] = np.count_nonzero(y)
             if name in rec:
                 records[name][t] = y
-                if _is_lif(op):
-                    records[f"{name}/h"][t] = op.h
+                for p in probes[name]:
+                    records[f"{name}/{p}"][t] = getattr(op, p)
             out[name] = y if f is None else f
         if ro is not None and offsets[ro] <= t < offsets[ro] + md.T:
             if fixed:
@@ -267,10 +271,6 @@ def run_steps(
         readout_node=ro,
         batch=batch,
     )
-
-
-def _is_lif(op: Op) -> bool:
-    return isinstance(op, LIFOp)
 
 
 def _check_force(graph, force, steps: int, batch: int, dtype) -> dict[str, np.ndarray]:

@@ -32,10 +32,12 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import GraphError
 from hwsim.nodes import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -94,7 +96,13 @@ def dense_sum(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 class Op:
     """Base of the node operations. ``fixed`` selects the format; ``shape_in``/``shape_out``
-    are per-sample shapes; ``offset`` the node's arrival offset (for per-step schedules)."""
+    are per-sample shapes; ``offset`` the node's arrival offset (for per-step schedules).
+
+    ``PROBES`` names the internal per-step quantities an op exposes as attributes after each
+    step (``"h"``: a LIF's pre-reset potential; ``"u"``: a CUBA LIF's synaptic current); the
+    simulator records them as ``"<node>/<probe>"`` when the node is recorded."""
+
+    PROBES: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -116,7 +124,6 @@ class Op:
         self.offset = offset
         self.dtype = np.int64 if fixed else np.float64
         self.overflow: dict[str, int] = {}
-        self.h: np.ndarray | None = None  # LIF: the pre-reset potential of the last step
 
     def count(self, key: str, n: int) -> None:
         if n:
@@ -200,6 +207,15 @@ class AvgPoolOp(Op):
         return arith.avg_pool2d_float(x, self.node.kernel, self.node.effective_stride)
 
 
+def _neuron_bias(op: Op, node: LIF | CubaLIF | LI):
+    """The population's bias in the compute dtype, broadcasting against ``[B, *shape]``: the
+    effective ``floor(bias · 2**bias_exp)`` (``v`` units) when fixed, 0 when absent."""
+    b = node.bias_broadcast(op.shape_out)
+    if op.fixed:
+        return 0 if b is None else arith.bias_effective(b, node.bias_exp)
+    return op.arr(b)
+
+
 class LIFOp(Op):
     """LIF population; state ``v``. The threshold of step ``t`` is ``θ[k]`` with the input
     step ``k = clip(t - offset, 0, T - 1)`` (``lava`` timing shifts a layer by its offset).
@@ -213,18 +229,16 @@ class LIFOp(Op):
     membrane follows the reference trajectory; the computed spikes are returned.
     """
 
-    def __init__(self, node: LIF, **kw) -> None:
+    PROBES = ("h",)
+
+    def __init__(self, node: LIF | CubaLIF, **kw) -> None:
         super().__init__(node, **kw)
         th = node.threshold
         self.th = np.asarray(th).reshape(-1) if np.ndim(th) else np.asarray([th])
-        if self.fixed:
-            self.th = self.th.astype(np.int64)
-            b = node.bias_broadcast(self.shape_out)
-            self.bias = 0 if b is None else arith.bias_effective(b, node.bias_exp)
-        else:
-            self.th = self.th.astype(np.float64)
-            self.bias = self.arr(node.bias_broadcast(self.shape_out))
+        self.th = self.th.astype(self.dtype)
+        self.bias = _neuron_bias(self, node)
         self.v: np.ndarray | None = None
+        self.h: np.ndarray | None = None  # the pre-reset potential of the last step
 
     def reset(self, batch: int) -> None:
         self.v = np.zeros((batch, *self.shape_out), self.dtype)
@@ -233,30 +247,96 @@ class LIFOp(Op):
         k = min(max(t - self.offset, 0), self.T - 1) if self.th.size > 1 else 0
         return self.th[k]
 
+    def charge(self, x: np.ndarray, th):
+        """One step of the neuron's arithmetic (``hwsim.arith``) from the state ``v``."""
+        node = self.node
+        if self.fixed:
+            return arith.lif_step_fixed(
+                self.v, x, decay=node.decay, vth=th, bias=self.bias, reset=node.reset
+            )
+        return arith.lif_step_float(
+            self.v, x, decay=float(node.decay), threshold=th, bias=self.bias, reset=node.reset
+        )
+
     def step(self, x, t, forced=None):
         if t < self.offset:  # not yet reached: no input, and the bias is gated off too
             self.h = np.zeros_like(self.v)
             return np.zeros_like(self.v)
-        node, th = self.node, self.threshold(t)
+        th = self.threshold(t)
+        out = self.charge(x, th)
         if self.fixed:
-            out = arith.lif_step_fixed(
-                self.v, x, decay=node.decay, vth=th, bias=self.bias, reset=node.reset
-            )
             self.count("act", out.n_act_overflow)
             self.count("fold", out.n_u_folded)
             self.count("clip", out.n_v_clipped)
             self.h, v = out.v_charged, out.v
             if forced is not None:
-                v = arith.lif_reset_fixed(self.h, forced != 0, th, node.reset)
+                v = arith.lif_reset_fixed(self.h, forced != 0, th, self.node.reset)
         else:
-            out = arith.lif_step_float(
-                self.v, x, decay=float(node.decay), threshold=th, bias=self.bias, reset=node.reset
-            )
             self.h, v = out.h, out.v
             if forced is not None:
-                v = arith.lif_reset_float(self.h, forced != 0, th, node.reset)
+                v = arith.lif_reset_float(self.h, forced != 0, th, self.node.reset)
         self.v = v
         return out.spikes.astype(self.dtype)
+
+
+class CubaLIFOp(LIFOp):
+    """Current-based LIF population: a :class:`LIFOp` with a second state, the synaptic
+    current ``u`` (:func:`arith.cuba_lif_step_fixed` / :func:`arith.cuba_lif_step_float`),
+    gated before the arrival offset like ``v`` (``u = 0``). Teacher forcing resets ``v`` with
+    the forced spikes; ``u`` is never reset by a spike."""
+
+    PROBES = ("h", "u")
+
+    def reset(self, batch: int) -> None:
+        super().reset(batch)
+        self.u = np.zeros((batch, *self.shape_out), self.dtype)
+
+    def charge(self, x, th):
+        node = self.node
+        if self.fixed:
+            out = arith.cuba_lif_step_fixed(
+                self.u, self.v, x, current_decay=node.current_decay, decay=node.decay, vth=th,
+                bias=self.bias, reset=node.reset,
+            )  # fmt: skip
+        else:
+            out = arith.cuba_lif_step_float(
+                self.u, self.v, x, current_decay=float(node.current_decay),
+                decay=float(node.decay), threshold=th, bias=self.bias, reset=node.reset,
+            )  # fmt: skip
+        self.u = out.u
+        return out
+
+    def step(self, x, t, forced=None):
+        if t < self.offset:
+            self.u = np.zeros_like(self.v)
+        return super().step(x, t, forced)
+
+
+class LIOp(Op):
+    """Leaky-integrator population; state and graded output ``v``
+    (:func:`arith.li_step_fixed` / :func:`arith.li_step_float`). Before its arrival offset
+    it rests at ``v = 0`` and outputs 0 (the bias gated off, as a LIF's)."""
+
+    def __init__(self, node: LI, **kw) -> None:
+        super().__init__(node, **kw)
+        self.bias = _neuron_bias(self, node)
+        self.v: np.ndarray | None = None
+
+    def reset(self, batch: int) -> None:
+        self.v = np.zeros((batch, *self.shape_out), self.dtype)
+
+    def step(self, x, t, forced=None):
+        if t < self.offset:
+            return self.v  # zeros: nothing has arrived
+        if self.fixed:
+            out = arith.li_step_fixed(self.v, x, decay=self.node.decay, bias=self.bias)
+            self.count("act", out.n_act_overflow)
+            self.count("fold", out.n_u_folded)
+            self.count("clip", out.n_v_clipped)
+            self.v = out.v
+        else:
+            self.v = arith.li_step_float(self.v, x, decay=float(self.node.decay), bias=self.bias)
+        return self.v
 
 
 class FastInhibitoryOp(Op):
@@ -318,6 +398,8 @@ OPS: dict[type[Node], Callable[..., Op]] = {
     AvgPool2d: AvgPoolOp,
     Flatten: FlattenOp,
     LIF: LIFOp,
+    CubaLIF: CubaLIFOp,
+    LI: LIOp,
     FastInhibitory: FastInhibitoryOp,
     EICircuit: EICircuitOp,
     Add: IdentityOp,

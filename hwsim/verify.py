@@ -59,7 +59,7 @@ import numpy as np
 
 from hwsim import arith
 from hwsim.errors import GraphError, VerificationError
-from hwsim.graph import LIF, Conv2d, Dense, EICircuit, HardwareGraph, Readout
+from hwsim.graph import LIF, SPIKING_KINDS, Conv2d, Dense, EICircuit, HardwareGraph, Readout
 from hwsim.io import atomic_write_text
 from hwsim.sim import encode_inputs, run_steps
 from hwsim.simops import conv_sum
@@ -543,9 +543,10 @@ def rung1(
         raise VerificationError("rung 1 takes a float32 graph and a fixed graph")
     if gf.metadata.T != gq.metadata.T or gf.input_names() != gq.input_names():
         raise VerificationError("rung 1: the float and fixed graphs differ in T or inputs")
-    # the timings may differ (a lava-timed graph has Delay nodes): compare the common LIFs
+    # the timings may differ (a lava-timed graph has Delay nodes): compare the common
+    # spiking layers (LIF, CubaLIF)
     order = [n for n in gf.topological_order() if n in gq.nodes]
-    lifs = [n for n in order if isinstance(gf.nodes[n], LIF)]
+    lifs = [n for n in order if isinstance(gf.nodes[n], SPIKING_KINDS)]
     labels = np.asarray(labels).reshape(-1)
     (name,) = gf.input_names()
     spikes = gf.nodes[name].encoding == "spikes"

@@ -42,9 +42,19 @@ spikefold hints
 Where NIR loses something spikefold needs to rebuild the *identical* graph, a node carries a
 ``metadata`` hint (NIR consumers ignore them; :func:`~exporters.nir_export.importer.from_nir`
 uses a value hint only when it agrees with the NIR parameters): ``spikefold_add`` (the name of a
-dissolved :class:`~hwsim.graph.Add`, on its successors), ``spikefold_decay`` and
-``spikefold_bias``/``spikefold_bias_shape`` (exact ``a`` and ``b``: ``1 - dt/τ`` and
-``v_leak·dt/τ`` are only within an ulp of them), ``spikefold_encoding`` on the input.
+dissolved :class:`~hwsim.graph.Add`, on its successors), ``spikefold_decay``,
+``spikefold_current_decay`` (CubaLIF) and ``spikefold_bias``/``spikefold_bias_shape`` (exact
+``a``, ``c`` and ``b``: ``1 - dt/τ`` and ``v_leak·dt/τ`` are only within an ulp of them),
+``spikefold_encoding`` on the input.
+
+CubaLIF and LI
+--------------
+``CubaLIF`` (``u = c·u + x``, then the LIF membrane driven by the new ``u``) becomes NIR
+``CubaLIF`` with the membrane constants above and, for the current, ``τ_syn = dt/(1-c)`` and
+``w_in = 1/(1-c)`` (Euler: ``I' = (1 - dt/τ_syn)·I + (dt/τ_syn)·w_in·S``); ``c = 1`` or ``a = 1``
+has no finite time constant and is refused. ``LI`` (``V = a·V + I + b``, graded output)
+becomes NIR ``LI`` with the LIF's ``τ``, ``R``, ``v_leak``, or NIR ``I`` (``R = 1/dt``) for
+``a = 1``.
 """
 
 from __future__ import annotations
@@ -58,10 +68,12 @@ import numpy as np
 
 from hwsim.errors import ExportError
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -86,6 +98,7 @@ META_ORIGIN = "spikefold_origin"
 META_VERSION = "spikefold_version"
 HINT_ADD = "spikefold_add"
 HINT_DECAY = "spikefold_decay"
+HINT_CURRENT_DECAY = "spikefold_current_decay"
 HINT_BIAS = "spikefold_bias"
 HINT_BIAS_SHAPE = "spikefold_bias_shape"
 HINT_ENCODING = "spikefold_encoding"
@@ -180,16 +193,21 @@ def _constant_threshold(name: str, node: LIF) -> float:
     return float(th.flat[0])
 
 
-def _lif(name: str, node: LIF, ctx: _Ctx) -> nir.NIRNode:
+def _hard_reset(name: str, node: LIF | CubaLIF) -> None:
     if node.reset != "hard":
         raise ExportError(
-            f"node {name!r} (LIF): soft reset (V = H - θ·S, reset by subtraction) is not "
-            "expressible in NIR 1.0: its LIF and IF set the membrane to v_reset on a spike "
-            "(Norse's reset_method is a runner option, not part of the graph); retrain or fold "
-            "with reset='hard'"
+            f"node {name!r} ({node.kind}): soft reset (V = H - θ·S, reset by subtraction) is "
+            "not expressible in NIR 1.0: its LIF, IF and CubaLIF set the membrane to v_reset "
+            "on a spike (Norse's reset_method is a runner option, not part of the graph); "
+            "retrain or fold with reset='hard'"
         )
+
+
+def _membrane(name: str, node: LIF | CubaLIF | LI, ctx: _Ctx, leakless: str) -> dict:
+    """The NIR arrays of a membrane ``V = a·V + I + b`` (:func:`lif_to_nir_params`) over the
+    population's shape: ``tau``, ``r``, ``v_leak`` (``a < 1``) or ``r`` only (``a == 1``, the
+    ``leakless`` NIR kind, which has no constant term: a bias there raises), and the hints."""
     shape = ctx.shapes[name]
-    theta = _constant_threshold(name, node)
     full = np.ones(shape, dtype=np.float64)
     params = lif_to_nir_params(node.decay, ctx.dt)
     bias = node.bias_broadcast(shape)
@@ -200,21 +218,59 @@ def _lif(name: str, node: LIF, ctx: _Ctx) -> nir.NIRNode:
     if "tau" not in params:
         if bias is not None and np.any(bias != 0):
             raise ExportError(
-                f"node {name!r} (LIF): decay 1 (no leak) maps to NIR IF, which has no constant "
-                "input term for the bias b; move the bias into the preceding synapse"
+                f"node {name!r} ({node.kind}): decay 1 (no leak) maps to NIR {leakless}, which "
+                "has no constant input term for the bias b; move the bias into the preceding "
+                "synapse"
             )
-        return nir.IF(
-            r=full * params["r"], v_threshold=full * theta, v_reset=0 * full, metadata=meta
-        )
+        return {"r": full * params["r"], "metadata": meta}
     v_leak = 0 * full if bias is None else full * (params["v_leak_gain"] * np.asarray(bias, float))
-    return nir.LIF(
-        tau=full * params["tau"],
-        r=full * params["r"],
-        v_leak=v_leak,
-        v_threshold=full * theta,
+    tau, r = full * params["tau"], full * params["r"]
+    return {"tau": tau, "r": r, "v_leak": v_leak, "metadata": meta}
+
+
+def _lif(name: str, node: LIF, ctx: _Ctx) -> nir.NIRNode:
+    _hard_reset(name, node)
+    m = _membrane(name, node, ctx, "IF")
+    full = np.ones(ctx.shapes[name], dtype=np.float64)
+    spiking = {"v_threshold": full * _constant_threshold(name, node), "v_reset": 0 * full}
+    if "tau" not in m:
+        return nir.IF(**m, **spiking)
+    return nir.LIF(**m, **spiking)
+
+
+def _cuba_lif(name: str, node: CubaLIF, ctx: _Ctx) -> nir.NIRNode:
+    """NIR ``CubaLIF``: the current ``τ_syn dI/dt = -I + w_in S`` in forward Euler is ``I' =
+    (1 - dt/τ_syn)·I + (dt/τ_syn)·w_in·S``, spikefold's ``u = c·u + x`` with ``τ_syn =
+    dt/(1-c)`` and ``w_in = τ_syn/dt = 1/(1-c)``; the membrane, driven by the new current, as
+    the LIF's (:func:`lif_to_nir_params`)."""
+    _hard_reset(name, node)
+    c = float(node.current_decay)
+    if c == 1.0 or float(node.decay) == 1.0:
+        raise ExportError(
+            f"node {name!r} (CubaLIF): current_decay={c}, decay={node.decay}: a decay of 1 (no "
+            "leak) has no finite tau_syn/tau_mem in NIR's CubaLIF (and NIR has no "
+            "current-based IF)"
+        )
+    m = _membrane(name, node, ctx, "CubaLIF")
+    m["metadata"][HINT_CURRENT_DECAY] = c
+    full = np.ones(ctx.shapes[name], dtype=np.float64)
+    return nir.CubaLIF(
+        tau_syn=full * (ctx.dt / (1.0 - c)),
+        tau_mem=m["tau"],
+        r=m["r"],
+        v_leak=m["v_leak"],
+        v_threshold=full * _constant_threshold(name, node),
         v_reset=0 * full,
-        metadata=meta,
+        w_in=full * (1.0 / (1.0 - c)),
+        metadata=m["metadata"],
     )
+
+
+def _li(name: str, node: LI, ctx: _Ctx) -> nir.NIRNode:
+    """NIR ``LI`` (``τ dv/dt = (v_leak - v) + R·I``, the LIF's membrane without threshold), or
+    NIR ``I`` (``dv/dt = R·I``) for ``decay == 1``; parameters as the LIF's."""
+    m = _membrane(name, node, ctx, "I")
+    return nir.LI(**m) if "tau" in m else nir.I(**m)
 
 
 def _delay(name: str, node: Delay, ctx: _Ctx) -> nir.NIRNode:
@@ -247,6 +303,8 @@ _EXPORTERS: dict[type, Callable[[str, Node, _Ctx], nir.NIRNode]] = {
     AvgPool2d: _pool(nir.AvgPool2d),
     Flatten: _flatten,
     LIF: _lif,
+    CubaLIF: _cuba_lif,
+    LI: _li,
     Delay: _delay,
     Readout: _readout,
     FastInhibitory: _not_expressible(_GRADED),
@@ -272,7 +330,9 @@ def to_nir(graph: HardwareGraph, *, dt: float = DEFAULT_DT) -> nir.NIRGraph:
     Node kinds: ``Input -> nir.Input``, ``Dense -> nir.Affine`` (``nir.Linear`` without bias),
     ``Conv2d -> nir.Conv2d``, ``SumPool2d/AvgPool2d -> nir.SumPool2d/AvgPool2d``, ``Flatten ->
     nir.Flatten(start_dim=0)``, ``LIF`` (hard reset, constant threshold) ``-> nir.LIF`` (``nir.IF``
-    when ``decay == 1``) with the parameters of :func:`lif_to_nir_params`, ``Delay ->
+    when ``decay == 1``) with the parameters of :func:`lif_to_nir_params`, ``CubaLIF`` (hard
+    reset, constant threshold, decays < 1) ``-> nir.CubaLIF``, ``LI -> nir.LI`` (``nir.I``
+    when ``decay == 1``), ``Delay ->
     nir.Delay(steps·dt)``, ``Readout -> nir.Output`` (the runner sums it over time). ``Add`` is
     dissolved: NIR sums the edges into a node, so each source of the ``Add`` is wired to each of
     its successors. Graph metadata: ``dt``, ``spikefold_T``, ``spikefold_version``,

@@ -7,7 +7,8 @@ derivation in :mod:`exporters.nir_export.export`::
 
     a = 1 - dt/τ      b = (dt/τ)·v_leak      input gain g = (dt/τ)·R      (IF: a = 1, g = dt·R)
 
-spikefold's LIF has no input gain, so ``g != 1`` (e.g. Norse or snnTorch exports, ``R = 1``,
+CubaLIF and LI (and I) import the same way (:func:`_cuba_lif`, :func:`_li`). spikefold's neurons
+have no input gain, so ``g != 1`` (e.g. Norse or snnTorch exports, ``R = 1``,
 ``dt/τ`` small) is folded into the incoming synapses' weights and biases when every one of
 them is an ``Affine``/``Linear``/``Conv2d`` feeding only this neuron, and refused otherwise.
 Graphs written by :func:`~exporters.nir_export.export.to_nir` come back identical (its hints
@@ -28,10 +29,12 @@ import numpy as np
 
 from hwsim.errors import ExportError, GraphError
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     Encoding,
@@ -48,6 +51,7 @@ from .export import (
     HINT_ADD,
     HINT_BIAS,
     HINT_BIAS_SHAPE,
+    HINT_CURRENT_DECAY,
     HINT_DECAY,
     HINT_ENCODING,
     META_DT,
@@ -58,7 +62,7 @@ from .export import (
 __all__ = ["from_nir"]
 
 _EPS = float(np.finfo(np.float64).eps)
-_SUMMING = (LIF, Readout, Add)  # hwsim kinds that sum their inputs themselves
+_SUMMING = (LIF, CubaLIF, LI, Readout, Add)  # hwsim kinds that sum their inputs themselves
 
 
 @dataclass
@@ -177,31 +181,75 @@ def _flatten(name: str, n: nir.Flatten, ctx: _Ctx) -> Node:
     return Flatten()
 
 
-def _lif(name: str, n: nir.NIRNode, ctx: _Ctx) -> Node:
-    per_neuron = "hwsim's LIF has one value per population"
-    where = f"node {name!r} ({type(n).__name__})"
-    theta = _uniform(where, "v_threshold", n.v_threshold, per_neuron)
+_PER_NEURON = "hwsim's neurons have one value per population"
+
+
+def _where(name: str, n: nir.NIRNode) -> str:
+    return f"node {name!r} ({type(n).__name__})"
+
+
+def _decay(name: str, n: nir.NIRNode, field: str, dt: float, hint_key: str) -> tuple[float, float]:
+    """``(1 - dt/τ, dt/τ)`` of the time constant ``field``; the exact decay from its hint when
+    the hint agrees (``1 - dt/(dt/(1-a))`` is only within an ulp of ``a``)."""
+    d = dt / _uniform(_where(name, n), field, getattr(n, field), _PER_NEURON)
+    if not 0.0 < d <= 1.0:
+        raise ExportError(
+            f"{_where(name, n)}: dt/{field} = {d} is outside (0, 1]: the Euler step with "
+            f"dt={dt} gives no decay 1 - dt/{field} in [0, 1); pass a smaller dt"
+        )
+    decay = 1.0 - d
+    hint = n.metadata.get(hint_key)
+    if hint is not None and abs(float(hint) - decay) <= 4 * _EPS:
+        decay = float(hint)
+    return decay, d
+
+
+def _threshold(name: str, n: nir.NIRNode) -> float:
+    where = _where(name, n)
     if np.any(_f64(where, "v_reset", n.v_reset)):
         raise ExportError(
             f"{where}: v_reset != 0 is not expressible: hwsim's hard reset sets the membrane to 0"
         )
-    r = _uniform(where, "r", n.r, per_neuron)
+    return _uniform(where, "v_threshold", n.v_threshold, _PER_NEURON)
+
+
+def _lif(name: str, n: nir.NIRNode, ctx: _Ctx) -> Node:
+    theta = _threshold(name, n)
+    r = _uniform(_where(name, n), "r", n.r, _PER_NEURON)
     if isinstance(n, nir.IF):
         ctx.gains[name] = ctx.dt * r  # Euler: v' = v + dt·R·I
         return LIF(1.0, theta, reset="hard")
-    d = ctx.dt / _uniform(where, "tau", n.tau, per_neuron)
-    if not 0.0 < d <= 1.0:
-        raise ExportError(
-            f"node {name!r} (LIF): dt/tau = {d} is outside (0, 1]: the Euler step with "
-            f"dt={ctx.dt} gives no decay a = 1 - dt/tau in [0, 1); pass a smaller dt"
-        )
-    decay = 1.0 - d
-    hint = n.metadata.get(HINT_DECAY)
-    if hint is not None and abs(float(hint) - decay) <= 4 * _EPS:
-        decay = float(hint)  # the exact a; 1 - dt/(dt/(1-a)) is only within an ulp of it
+    decay, d = _decay(name, n, "tau", ctx.dt, HINT_DECAY)
     ctx.gains[name] = d * r
-    bias = d * _f64(where, "v_leak", n.v_leak)
+    bias = d * _f64(_where(name, n), "v_leak", n.v_leak)
     return LIF(decay, theta, reset="hard", bias=_bias(n.metadata, bias))
+
+
+def _cuba_lif(name: str, n: nir.CubaLIF, ctx: _Ctx) -> Node:
+    """Forward Euler, the membrane driven by the new current: ``I' = (1 - d_s)·I + d_s·w_in·S``,
+    ``v' = (1 - d_m)·v + d_m·(R·I' + v_leak)`` with ``d = dt/τ``; spikefold's ``u = d_m·R·I``
+    makes it ``u' = c·u + g·S`` with the input gain ``g = d_s·w_in·d_m·R`` (folded into the
+    incoming synapses) and ``b = d_m·v_leak``."""
+    where = _where(name, n)
+    theta = _threshold(name, n)
+    r = _uniform(where, "r", n.r, _PER_NEURON)
+    w_in = _uniform(where, "w_in", n.w_in, _PER_NEURON)
+    decay, d_m = _decay(name, n, "tau_mem", ctx.dt, HINT_DECAY)
+    current_decay, d_s = _decay(name, n, "tau_syn", ctx.dt, HINT_CURRENT_DECAY)
+    ctx.gains[name] = d_s * w_in * d_m * r
+    bias = _bias(n.metadata, d_m * _f64(where, "v_leak", n.v_leak))
+    return CubaLIF(decay, current_decay, theta, "hard", bias=bias)
+
+
+def _li(name: str, n: nir.NIRNode, ctx: _Ctx) -> Node:
+    """NIR ``LI`` (``v' = (1 - d)·v + d·(R·I + v_leak)``) or ``I`` (``v' = v + dt·R·I``)."""
+    r = _uniform(_where(name, n), "r", n.r, _PER_NEURON)
+    if isinstance(n, nir.I):
+        ctx.gains[name] = ctx.dt * r
+        return LI(1.0)
+    decay, d = _decay(name, n, "tau", ctx.dt, HINT_DECAY)
+    ctx.gains[name] = d * r
+    return LI(decay, bias=_bias(n.metadata, d * _f64(_where(name, n), "v_leak", n.v_leak)))
 
 
 def _bias(meta: Mapping, bias: np.ndarray) -> np.ndarray | None:
@@ -258,10 +306,10 @@ _IMPORTERS: dict[type, Callable[[str, nir.NIRNode, _Ctx], Node]] = {
     nir.IF: _lif,
     nir.Delay: _delay,
     nir.Output: _output,
-    nir.CubaLIF: _refuse("a current-based synapse (second state with tau_syn) has no hwsim node"),
+    nir.CubaLIF: _cuba_lif,
     nir.CubaLI: _refuse("a current-based leaky integrator has no hwsim node"),
-    nir.LI: _refuse("a leaky non-spiking integrator has no hwsim node (Readout is a plain sum)"),
-    nir.I: _refuse("a non-spiking integrator has no hwsim node (Readout is a plain sum)"),
+    nir.LI: _li,
+    nir.I: _li,
     nir.Scale: _refuse("an element-wise Scale has no hwsim node; fold it into a synapse"),
     nir.Threshold: _refuse("a stateless Threshold has no hwsim node"),
     nir.Conv1d: _refuse("1-D convolutions have no hwsim node"),

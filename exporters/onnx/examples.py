@@ -14,10 +14,12 @@ import numpy as np
 
 from hwsim import arith
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -30,7 +32,16 @@ from hwsim.graph import (
     SumPool2d,
 )
 
-__all__ = ["EXAMPLES", "mlp", "convnet", "osr_ots_convnet", "ei_convnet", "sew_net"]
+__all__ = [
+    "EXAMPLES",
+    "mlp",
+    "convnet",
+    "osr_ots_convnet",
+    "ei_convnet",
+    "sew_net",
+    "cuba_li_net",
+    "cuba_li_convnet",
+]
 
 _WIDTHS = arith.FixedWidths(weight_bits=8, payload_bits=12, input_bits=8)
 
@@ -252,11 +263,65 @@ def sew_net(
     return HardwareGraph(nodes, edges, _meta(fmt, timing, T, "sew_net"))
 
 
+def cuba_li_net(
+    fmt: str = "float32", timing: str = "ideal", T: int = 4, seed: int = 0
+) -> HardwareGraph:
+    """Current-based neurons and a leaky-integrator readout (Norse's and snnTorch's classifier
+    shape): 16 direct inputs -> Dense 12 -> CubaLIF (hard reset, constant θ, no bias: Lava's
+    stock LIF with ``du < 4095``) -> Dense 5 (+bias) -> LI (+bias) -> Readout (the sum of the
+    LI membrane over the steps)."""
+    m = _Maker(fmt, seed)
+    nodes = {
+        "x": Input((16,), "direct", scale=m.pick(1.0, 1 / 16)),
+        "fc1": Dense(m.mixed(12, 16, scale=2.0, mag=40)),
+        "cuba": CubaLIF(m.pick(0.5, 2048), m.pick(0.5, 2048), m.pick(1.0, 1500), "hard"),
+        "fc2": Dense(
+            m.mixed(5, 12, scale=2.0), m.pick(np.full(5, 0.1, np.float32), np.arange(5) - 2)
+        ),  # fmt: skip
+        "li": LI(
+            m.pick(0.75, 3072), m.pick(np.array(0.05, np.float32), np.array(7)),
+            bias_exp=m.pick(0, 2),
+        ),  # fmt: skip
+        "ro": Readout(),
+    }
+    return _graph(nodes, fmt, timing, T, "cuba_li_net")
+
+
+def cuba_li_convnet(
+    fmt: str = "float32", timing: str = "ideal", T: int = 4, seed: int = 0
+) -> HardwareGraph:
+    """The conv variant: (2, 6, 6) spikes -> Conv 3x3 (4, pad 1) -> CubaLIF (soft reset,
+    per-step θ[t], per-channel bias: a custom process on Lava) -> SumPool 2 -> Flatten ->
+    Dense 5 -> LI -> Readout."""
+    m = _Maker(fmt, seed)
+    theta = m.pick(np.linspace(0.8, 1.2, T).astype(np.float32), m.rng.integers(20, 30, T))
+    nodes = {
+        "x": Input((2, 6, 6), "spikes"),
+        "c1": Conv2d(m.mixed(4, 2, 3, 3, scale=2.0, mag=16), padding=1),
+        "cuba": CubaLIF(
+            m.pick(0.5, 2048),
+            m.pick(0.25, 1024),
+            theta,
+            "soft",
+            m.pick(np.array([0.1, -0.1, 0.05, 0.0], np.float32), np.array([64, -64, 32, 0])),
+            bias_exp=m.pick(0, 2),
+        ),
+        "pool": SumPool2d(2),
+        "flat": Flatten(),
+        "fc": Dense(m.mixed(5, 36, scale=2.0)),
+        "li": LI(m.pick(0.5, 2048)),
+        "ro": Readout(),
+    }
+    return _graph(nodes, fmt, timing, T, "cuba_li_convnet")
+
+
 EXAMPLES = {
     "mlp": mlp,
     "convnet": convnet,
     "osr_ots_convnet": osr_ots_convnet,
     "ei_convnet": ei_convnet,
     "sew_net": sew_net,
+    "cuba_li_net": cuba_li_net,
+    "cuba_li_convnet": cuba_li_convnet,
 }
 """Every example builder by name."""

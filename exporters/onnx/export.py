@@ -30,10 +30,13 @@ from exporters.onnx.ops import (
 )
 from hwsim.errors import ExportError
 from hwsim.graph import (
+    LI,
     LIF,
+    SPIKING_KINDS,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -51,6 +54,7 @@ from hwsim.io import to_dict
 __all__ = [
     "IR_VERSION",
     "META",
+    "PROBES",
     "ROUNDING",
     "SUMMING_KINDS",
     "export_onnx",
@@ -65,7 +69,7 @@ IR_VERSION = 1
 META = "spikefold."
 """Prefix of every ``metadata_props`` key."""
 
-SUMMING_KINDS = (LIF, Readout, FastInhibitory, Add)
+SUMMING_KINDS = (LIF, CubaLIF, LI, Readout, FastInhibitory, Add)
 """Kinds whose input is the sum of their predecessors' outputs (a chain of standard ``Add``
 nodes named ``<node>/sum<k>`` forms it when there are several)."""
 
@@ -76,6 +80,8 @@ ROUNDING = {
     "dense": "exact sum, floor shift, wrap to 32 bits (Lava int32 channel)",
     "conv": "exact sum, wrap to 24 bits, then floor shift",
     "current": "wrap32(wrap32(a) << 6), then Lava's one-fold 24-bit wrap",
+    "cuba_current": "trunc(u * current_decay / 4096) toward zero, plus wrap32(wrap32(a) << 6) "
+    "in int32 (wrap32), then Lava's one-fold 24-bit wrap",
     "decay": "trunc(v * decay / 4096) toward zero",
     "voltage": "saturate to +-(2**23 - 1) (symmetric)",
     "spike": "v > vth << 6 (strict)",
@@ -86,7 +92,18 @@ ROUNDING = {
 }
 """The rounding and reduction of every fixed-point operation (``spikefold.rounding``)."""
 
-_OUT_STATE = {LIF: "v", Readout: "total", Delay: "buf"}
+_OUT_STATE = {
+    LIF: ("v",),
+    CubaLIF: ("current", "v"),  # "current", not "u": "<node>/u" is the probe output
+    LI: ("v",),
+    Readout: ("total",),
+    Delay: ("buf",),
+}
+
+PROBES = {"LIF": ("h",), "CubaLIF": ("h", "u")}
+"""Per node kind, the extra outputs ``<node>/<probe>`` of the step model, as hwsim's records
+(:mod:`hwsim.simops`): a LIF's and a CubaLIF's pre-reset membrane ``h``, a CubaLIF's current
+``u`` after the step."""
 
 
 def synaptic_latency(graph: HardwareGraph, name: str) -> int:
@@ -99,9 +116,10 @@ def synaptic_latency(graph: HardwareGraph, name: str) -> int:
 
 def state_specs(graph: HardwareGraph) -> list[dict]:
     """The state tensors of the step model, in topological order: ``{"node", "input",
-    "output", "shape"}`` with ``shape`` per step, ``"B"`` for the batch axis (LIF ``v``,
-    Readout ``total``: ``["B", *shape]``; Delay ``buf`` and the ``lat`` buffer of a synapse
-    with latency: ``[steps, "B", *shape]``). Every state starts at zero."""
+    "output", "shape"}`` with ``shape`` per step, ``"B"`` for the batch axis (LIF and LI ``v``,
+    CubaLIF ``current`` (its ``u``) then ``v``, Readout ``total``: ``["B", *shape]``; Delay
+    ``buf`` and the ``lat`` buffer of a synapse with latency: ``[steps, "B", *shape]``). Every
+    state starts at zero."""
     shapes = graph.shapes()
     out = []
 
@@ -116,10 +134,9 @@ def state_specs(graph: HardwareGraph) -> list[dict]:
         lat = synaptic_latency(graph, name)
         if lat:
             add(name, "lat", [lat, "B", *graph.input_shapes(name)[0]])
-        for kind, field in _OUT_STATE.items():
-            if isinstance(node, kind):
-                shape = ["B", *shapes[name]]
-                add(name, field, [node.steps, *shape] if isinstance(node, Delay) else shape)
+        for field in _OUT_STATE.get(type(node), ()):
+            shape = ["B", *shapes[name]]
+            add(name, field, [node.steps, *shape] if isinstance(node, Delay) else shape)
     return out
 
 
@@ -243,6 +260,25 @@ class _Builder:
         self.custom("LIF", name, ins, outs, t_offset=self.offsets[name], **attrs)
         self.outputs.append(self.vi(f"{name}/h", shape))
 
+    def cuba_lif(self, name: str, node: CubaLIF, shape: list) -> None:
+        u, u_next = self.state(name, "current", shape)
+        v, v_next = self.state(name, "v", shape)
+        fields = ("decay", "current_decay", "threshold", "bias")
+        params = [self.param(name, f, getattr(node, f)) for f in fields]
+        ins = [self.summed(name), u, v, "t", *params]
+        outs = [name, u_next, v_next, f"{name}/h", f"{name}/u"]
+        attrs = {"reset": node.reset, "bias_exp": int(node.bias_exp)}
+        self.custom("CubaLIF", name, ins, outs, t_offset=self.offsets[name], **attrs)
+        self.outputs += [self.vi(f"{name}/h", shape), self.vi(f"{name}/u", shape)]
+
+    def li(self, name: str, node: LI, shape: list) -> None:
+        v, v_next = self.state(name, "v", shape)
+        ins = [self.summed(name), v, "t"] + [
+            self.param(name, f, getattr(node, f)) for f in ("decay", "bias")
+        ]
+        self.custom("LI", name, ins, [name, v_next], bias_exp=int(node.bias_exp),
+                    t_offset=self.offsets[name])  # fmt: skip
+
     def fast_inhibitory(self, name: str, node: FastInhibitory, shape: list) -> None:
         attrs = _payload_attrs(node, self.graph.metadata.widths)
         self.custom("FastInhibitory", name, [self.summed(name)], [name], **attrs)
@@ -280,6 +316,8 @@ _KINDS = {
     AvgPool2d: _Builder.pool,
     Flatten: _Builder.flatten,
     LIF: _Builder.lif,
+    CubaLIF: _Builder.cuba_lif,
+    LI: _Builder.li,
     FastInhibitory: _Builder.fast_inhibitory,
     EICircuit: _Builder.ei_circuit,
     Add: _Builder.residual_add,
@@ -302,7 +340,7 @@ def _payload_attrs(node: FastInhibitory, widths) -> dict:
 def _metadata(graph: HardwareGraph) -> dict[str, str]:
     md = graph.metadata
     offsets = graph.arrival_offsets()
-    lifs = {n: v.reset for n, v in graph.nodes.items() if isinstance(v, LIF)}
+    lifs = {n: v.reset for n, v in graph.nodes.items() if isinstance(v, SPIKING_KINDS)}
     values = {
         "ir_version": IR_VERSION,
         "opset_version": OPSET_VERSION,

@@ -30,11 +30,13 @@ from exporters.onnx.ops import DOMAIN, KIND_FOR_OP, NONE, OPS, OPSET_VERSION, bu
 from hwsim import arith
 from hwsim.errors import ExportError, GraphError
 from hwsim.graph import (
+    LI,
     LIF,
     SCHEMA_VERSION,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -337,6 +339,17 @@ class _NodeReader:
         th = r.scalar(n, 4, allow_array=True)
         return LIF(r.scalar(n, 3), th, self.a["reset"], r.array(n, 5), self.a["bias_exp"])
 
+    def cuba_lif(self) -> Node:
+        r, n, a = self.r, self.node, self.a
+        th = r.scalar(n, 6, allow_array=True)
+        return CubaLIF(
+            r.scalar(n, 4), r.scalar(n, 5), th, a["reset"], r.array(n, 7), a["bias_exp"]
+        )
+
+    def li(self) -> Node:
+        r, n = self.r, self.node
+        return LI(r.scalar(n, 3), r.array(n, 4), self.a["bias_exp"])
+
     def fast_inhibitory(self) -> Node:
         self.bits("payload_bits", "payload_bits")
         return FastInhibitory(payload_exp=self.a["payload_exp"])
@@ -362,6 +375,8 @@ _OPS_READ = {
     "AvgPool2d": _NodeReader.pool,
     "FlattenCHW": lambda _: Flatten(),
     "LIF": _NodeReader.lif,
+    "CubaLIF": _NodeReader.cuba_lif,
+    "LI": _NodeReader.li,
     "FastInhibitory": _NodeReader.fast_inhibitory,
     "EICircuit": _NodeReader.ei_circuit,
     "ResidualAdd": lambda _: Add(),
@@ -459,7 +474,7 @@ def _check_derived(graph: HardwareGraph, derived: dict, fail) -> None:
     offsets = graph.arrival_offsets()
     for name, got in derived.items():
         want = {"latency": synaptic_latency(graph, name)}
-        if isinstance(graph.nodes[name], (LIF, Readout)):
+        if isinstance(graph.nodes[name], (LIF, CubaLIF, LI, Readout)):
             want["t_offset"] = offsets[name]
         if isinstance(graph.nodes[name], Readout):
             want["window"] = graph.metadata.T

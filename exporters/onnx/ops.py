@@ -164,16 +164,23 @@ def _arrived(b: Body) -> str:
     return b.op("GreaterOrEqual", "t", b.attr("t_offset", "int"))
 
 
-def _lif_fixed(b: Body) -> dict[str, str]:
-    # lif_step_fixed: u = fold24(wrap32(wrap32(a) << 6)); v' = clip(trunc(v·decay/4096) + u
-    # + bias_eff, ±STATE_MAX); s = v' > vth << 6; hard: v' = 0 | soft: v' -= vth << 6
+def _act_fixed(b: Body) -> str:
+    """``wrap32(wrap32(i) << 6)``: the activation MSB-aligned as Lava's int32 channel does."""
     a32 = b.wrap_signed("i", arith.LAVA_CHANNEL_BITS)
     shifted = b.op("Mul", a32, b.i64(1 << arith.ACT_SHIFT))
-    u = b.fold24(b.wrap_signed(shifted, arith.LAVA_CHANNEL_BITS))
+    return b.wrap_signed(shifted, arith.LAVA_CHANNEL_BITS)
+
+
+def _charge_fixed(b: Body, u: str) -> str:
+    """``clip(trunc(v·decay/4096) + u + floor(bias·2**bias_exp), ±STATE_MAX)``."""
     dv = b.trunc_div(b.op("Mul", "v", b.cast("decay")), b.i64(arith.DECAY_UNITY))
     bias = b.scale_pow2(b.bias_like(b.cast("bias"), "v"), b.attr("bias_exp", "int"))
     raw = b.op("Add", b.op("Add", dv, u), bias)
-    v1 = b.op("Clip", raw, b.i64(-arith.STATE_MAX), b.i64(arith.STATE_MAX))
+    return b.op("Clip", raw, b.i64(-arith.STATE_MAX), b.i64(arith.STATE_MAX))
+
+
+def _fire_fixed(b: Body, v1: str) -> dict[str, str]:
+    """``s = v1 > θ[k]·64``, the reset, and the outputs gated before the arrival."""
     vth = b.op("Mul", _threshold_at(b), b.i64(1 << arith.VTH_SHIFT))
     s = b.op("Greater", v1, vth)
     soft = b.op("Where", s, b.op("Sub", v1, vth), v1)
@@ -188,11 +195,35 @@ def _lif_fixed(b: Body) -> dict[str, str]:
     }
 
 
-def _lif_float(b: Body) -> dict[str, str]:
-    # lif_step_float, in its order: H = decay·V + (I + bias); S = H >= θ;
-    # soft: V = H - θ·S | hard: V = H·(1 - S)
-    cur = b.op("Add", "i", b.bias_like(b.cast("bias"), "v"))
-    h = b.op("Add", b.op("Mul", b.cast("decay"), "v"), cur)
+def _lif_fixed(b: Body) -> dict[str, str]:
+    # lif_step_fixed: u = fold24(wrap32(wrap32(a) << 6)); v' = clip(trunc(v·decay/4096) + u
+    # + bias_eff, ±STATE_MAX); s = v' > vth << 6; hard: v' = 0 | soft: v' -= vth << 6
+    return _fire_fixed(b, _charge_fixed(b, b.fold24(_act_fixed(b))))
+
+
+def _cubalif_fixed(b: Body) -> dict[str, str]:
+    # cuba_lif_step_fixed: u' = fold24(wrap32(trunc(u·current_decay/4096) + wrap32(wrap32(a)
+    # << 6))); then the LIF's charge, spike and reset with u' (the current is never reset)
+    du = b.trunc_div(b.op("Mul", "current", b.cast("current_decay")), b.i64(arith.DECAY_UNITY))
+    u1 = b.fold24(b.wrap_signed(b.op("Add", du, _act_fixed(b)), arith.LAVA_CHANNEL_BITS))
+    out = _fire_fixed(b, _charge_fixed(b, u1))
+    u2 = b.op("Where", _arrived(b), u1, b.i64(0))
+    return {**out, "current_next": u2, "u": b.op("Identity", u2)}
+
+
+def _li_fixed(b: Body) -> dict[str, str]:
+    # li_step_fixed: v' = clip(trunc(v·decay/4096) + fold24(wrap32(wrap32(a) << 6)) + bias_eff)
+    v1 = b.op("Where", _arrived(b), _charge_fixed(b, b.fold24(_act_fixed(b))), b.i64(0))
+    return {"y": v1, "v_next": b.op("Identity", v1)}
+
+
+def _charge_float(b: Body, i: str) -> str:
+    """``H = decay·V + (I + bias)``, in lif_step_float's order."""
+    cur = b.op("Add", i, b.bias_like(b.cast("bias"), "v"))
+    return b.op("Add", b.op("Mul", b.cast("decay"), "v"), cur)
+
+
+def _fire_float(b: Body, h: str) -> dict[str, str]:
     th = _threshold_at(b)
     s = b.cast(b.op("GreaterOrEqual", h, th))
     soft = b.op("Sub", h, b.op("Mul", th, s))
@@ -204,6 +235,26 @@ def _lif_float(b: Body) -> dict[str, str]:
         "v_next": b.op("Where", on, v, zero),
         "h": b.op("Where", on, h, zero),
     }
+
+
+def _lif_float(b: Body) -> dict[str, str]:
+    # lif_step_float, in its order: H = decay·V + (I + bias); S = H >= θ;
+    # soft: V = H - θ·S | hard: V = H·(1 - S)
+    return _fire_float(b, _charge_float(b, "i"))
+
+
+def _cubalif_float(b: Body) -> dict[str, str]:
+    # cuba_lif_step_float: U = current_decay·U + I; then the LIF step with U
+    u1 = b.op("Add", b.op("Mul", b.cast("current_decay"), "current"), "i")
+    out = _fire_float(b, _charge_float(b, u1))
+    u2 = b.op("Where", _arrived(b), u1, b.num(0.0))
+    return {**out, "current_next": u2, "u": b.op("Identity", u2)}
+
+
+def _li_float(b: Body) -> dict[str, str]:
+    # li_step_float: V = decay·V + (I + bias), the output
+    v1 = b.op("Where", _arrived(b), _charge_float(b, "i"), b.num(0.0))
+    return {"y": v1, "v_next": b.op("Identity", v1)}
 
 
 def _payload(b: Body, h: str) -> str:
@@ -402,6 +453,33 @@ OPS: Mapping[str, OpDef] = MappingProxyType(
                 "Before the arrival (t < t_offset): s = 0, v' = 0, h = 0 (the bias is gated).",
                 _lif_fixed,
                 _lif_float,
+            ),
+            OpDef(
+                "CubaLIF",
+                ("i", "current", "v", "t", "decay", "current_decay", "threshold", "bias"),
+                ("s", "current_next", "v_next", "h", "u"),
+                ("reset", "bias_exp", "t_offset"),
+                "Current-based LIF; its current u is the state input 'current'. fixed: u' = "
+                "fold24(wrap32(trunc(u·current_decay/4096) + "
+                "wrap32(wrap32(i)·64))); then the LIF's fixed step with u' as its current: h = "
+                "clip(trunc(v·decay/4096) + u' + floor(bias·2**bias_exp), ±(2**23-1)), s = h > "
+                "θ[k]·64, v' = h - θ[k]·64·s (soft) | h·(1-s) (hard). float: u' = "
+                "current_decay·u + i; h = decay·v + (u' + bias); s = h >= θ[k]; v' as the LIF's. "
+                "The current is never reset. Outputs: current_next (state) and u (the same, "
+                "the current after the step). Before the arrival (t < t_offset): everything 0.",
+                _cubalif_fixed,
+                _cubalif_float,
+            ),
+            OpDef(
+                "LI",
+                ("i", "v", "t", "decay", "bias"),
+                ("y", "v_next"),
+                ("bias_exp", "t_offset"),
+                "Leaky integrator, output y = v' (graded). fixed: v' = clip(trunc(v·decay/4096) + "
+                "fold24(wrap32(wrap32(i)·64)) + floor(bias·2**bias_exp), ±(2**23-1)). float: "
+                "v' = decay·v + (i + bias). Before the arrival (t < t_offset): v' = 0.",
+                _li_fixed,
+                _li_float,
             ),
             OpDef(
                 "FastInhibitory",

@@ -115,6 +115,42 @@ class LIF(_SpikefoldOp):
         return r.spikes, r.v, r.h
 
 
+class CubaLIF(_SpikefoldOp):
+    def _step(self, i, u, v, t, decay, current_decay, threshold, bias, reset=None,
+              bias_exp=None, t_offset=None):  # fmt: skip
+        if int(t) < int(t_offset):  # before the arrival: the reset state, the bias gated off
+            z = np.zeros_like(v)
+            return z, z, z, z, z
+        th = np.asarray(threshold).reshape(-1)
+        th = th[min(max(int(t) - int(t_offset), 0), th.size - 1)]
+        b = _bias_like(bias, v)
+        if self.fixed:
+            r = arith.cuba_lif_step_fixed(
+                u, v, i, current_decay=int(current_decay), decay=int(decay), vth=th,
+                bias=arith.bias_effective(b, int(bias_exp)), reset=reset,
+            )  # fmt: skip
+            return r.spikes, r.u, r.v, r.v_charged, r.u
+        r = arith.cuba_lif_step_float(
+            u, v, i, current_decay=float(current_decay), decay=float(decay), threshold=th,
+            bias=b, reset=reset,
+        )  # fmt: skip
+        return r.spikes, r.u, r.v, r.h, r.u
+
+
+class LI(_SpikefoldOp):
+    def _step(self, i, v, t, decay, bias, bias_exp=None, t_offset=None):
+        if int(t) < int(t_offset):
+            z = np.zeros_like(v)
+            return z, z
+        b = _bias_like(bias, v)
+        if self.fixed:
+            b_eff = arith.bias_effective(b, int(bias_exp))
+            v1 = arith.li_step_fixed(v, i, decay=int(decay), bias=b_eff).v
+        else:
+            v1 = arith.li_step_float(v, i, decay=float(decay), bias=b)
+        return v1, v1
+
+
 class FastInhibitory(_SpikefoldOp):
     def _step(self, h, payload_exp=None, payload_bits=None):
         if self.fixed:
@@ -179,6 +215,8 @@ _CLASSES = (
     AvgPool2d,
     FlattenCHW,
     LIF,
+    CubaLIF,
+    LI,
     FastInhibitory,
     EICircuit,
     ResidualAdd,

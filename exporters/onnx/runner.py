@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from exporters.onnx.export import PROBES
 from exporters.onnx.importer import ModelInfo, check_model, load_onnx
 from hwsim.errors import DataError, ExportError
 
@@ -192,6 +193,6 @@ def _recorded(info: ModelInfo, record) -> list[str]:
         if base not in info.nodes:
             raise ExportError(f"cannot record {n!r}: no such node")
         out.append(n)
-        if record is True and info.kinds[n] == "LIF":
-            out.append(f"{n}/h")
+        if record is True:
+            out += [f"{n}/{p}" for p in PROBES.get(info.kinds[n], ())]
     return out

@@ -25,7 +25,7 @@ import onnx
 from exporters.onnx.export import export_onnx
 from exporters.onnx.runner import BACKENDS, OnnxRun, StepModel
 from hwsim.errors import VerificationError
-from hwsim.graph import LIF, HardwareGraph
+from hwsim.graph import SPIKING_KINDS, HardwareGraph
 from hwsim.sim import simulate
 from hwsim.verify import Divergence, LayerAgreement, RungResult, compare_exact
 
@@ -82,7 +82,7 @@ def rung3(
     model = export_onnx(graph) if model is None else model
     steppers = {b: StepModel(model, b) for b in backends}
     fixed = graph.metadata.format == "fixed"
-    lifs = [k for k, v in graph.nodes.items() if isinstance(v, LIF)]
+    lifs = [k for k, v in graph.nodes.items() if isinstance(v, SPIKING_KINDS)]
 
     layers: dict[str, LayerAgreement] = {}
     metrics: dict[str, float] = {}

@@ -25,11 +25,13 @@ from exporters.nir_export import (
 from hwsim import arith
 from hwsim.errors import ExportError
 from hwsim.graph import (
+    LI,
     LIF,
     NODE_KINDS,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -94,7 +96,23 @@ def residual_graph() -> HardwareGraph:
     return HardwareGraph(nodes, edges, meta)
 
 
-GRAPHS = {"conv": conv_graph, "residual": residual_graph}
+def cuba_graph(li_decay: float = 0.8) -> HardwareGraph:
+    """A current-based layer (decays 0.9 and 0.3, not dyadic; per-neuron bias) and an LI
+    readout (``li_decay = 1``: NIR's integrator ``I``, without bias)."""
+    rng = np.random.default_rng(3)
+    nodes = {
+        "x": Input((6,), "rate"),
+        "fa": Dense(rng.normal(size=(7, 6)), rng.normal(size=7)),
+        "cu": CubaLIF(0.9, 0.3, 1.0, "hard", bias=rng.normal(size=7) * 0.1),
+        "fb": Dense(rng.normal(size=(3, 7)), None),
+        "li": LI(li_decay, None if li_decay == 1 else np.array(0.25)),
+        "out": Readout(),
+    }
+    chain = list(nodes)
+    return HardwareGraph(nodes, list(zip(chain, chain[1:])), GraphMetadata(T=T))
+
+
+GRAPHS = {"conv": conv_graph, "residual": residual_graph, "cuba": cuba_graph}
 
 
 def test_the_round_trip_graphs_cover_every_expressible_kind():
@@ -138,6 +156,44 @@ def test_nir_node_kinds_and_parameters():
     assert ng.nodes["flat"].start_dim == 0 and list(ng.nodes["flat"].output_type["output"]) == [4]
     assert list(ng.nodes["c2"].output_type["output"]) == [4, 2, 2]
     assert ng.metadata["dt"] == 1.0 and ng.metadata["spikefold_T"] == T
+
+
+def test_cubalif_and_li_parameters():
+    ng = to_nir(cuba_graph(), dt=0.5)
+    cu, li = ng.nodes["cu"], ng.nodes["li"]
+    assert isinstance(cu, nir.CubaLIF) and isinstance(li, nir.LI)
+    # u = 0.3 u + x: tau_syn = dt/(1 - 0.3), w_in = 1/(1 - 0.3); membrane as the LIF's
+    np.testing.assert_allclose(cu.tau_syn, 0.5 / 0.7, rtol=1e-14)
+    np.testing.assert_allclose(cu.w_in, 1 / 0.7, rtol=1e-14)
+    np.testing.assert_allclose(cu.tau_mem, 5.0, rtol=1e-14)  # dt/(1 - 0.9)
+    np.testing.assert_allclose(cu.r, 10.0, rtol=1e-14)
+    assert np.all(cu.v_threshold == 1.0) and np.all(cu.v_reset == 0)
+    np.testing.assert_allclose(li.tau, 2.5, rtol=1e-14)  # dt/(1 - 0.8)
+    np.testing.assert_allclose(li.v_leak, 0.25 * 5.0, rtol=1e-14)  # b·R
+    # the Euler steps of the NIR equations reproduce u = c·u + x, H = a·v + u + b
+    x, b = 0.8, float(cuba_graph().nodes["cu"].bias[0])
+    d_s, d_m = 0.5 / cu.tau_syn[0], 0.5 / cu.tau_mem[0]
+    i1 = (1 - d_s) * 0.0 + d_s * cu.w_in[0] * x
+    v1 = (1 - d_m) * 0.0 + d_m * (cu.r[0] * i1 + cu.v_leak[0])
+    assert abs(d_m * cu.r[0] * i1 - x) < 1e-14 and abs(v1 - (x + b)) < 1e-14
+    integ = to_nir(cuba_graph(li_decay=1.0), dt=0.5).nodes["li"]
+    assert isinstance(integ, nir.I) and np.all(integ.r == 2.0)  # R = 1/dt
+    assert graphs_equal(from_nir(to_nir(cuba_graph(li_decay=1.0), dt=0.5)), cuba_graph(1.0))
+
+
+def test_cubalif_soft_reset_and_leakless_current_are_refused():
+    g = cuba_graph()
+    for node, msg in [
+        (CubaLIF(0.9, 0.3, 1.0, "soft"), "soft reset"),
+        (CubaLIF(0.9, 1.0, 1.0, "hard"), "no finite tau_syn"),
+        (CubaLIF(0.9, 0.3, np.linspace(1, 2, T), "hard"), "per-step threshold"),
+    ]:
+        bad = dataclasses.replace(g, nodes={**g.nodes, "cu": node})
+        with pytest.raises(ExportError, match=msg):
+            to_nir(bad)
+    li_bias = dataclasses.replace(g, nodes={**g.nodes, "li": LI(1.0, np.array(0.5))})
+    with pytest.raises(ExportError, match="NIR I, which has no constant"):
+        to_nir(li_bias)
 
 
 def test_add_is_dissolved_into_summing_edges():
@@ -295,6 +351,21 @@ def test_foreign_lif_input_gain_is_folded_into_its_synapse():
     assert g.nodes["in"].encoding == "spikes" and g.metadata.T == 3
 
 
+def test_foreign_cubalif_gains_are_folded_into_its_synapse():
+    """R = 1, w_in = 1 (snnTorch/Norse style), dt/τ_syn = 1/2, dt/τ_mem = 1/4: c = 1/2, a = 3/4,
+    and the input gain d_s·w_in·d_m·R = 1/8 moves into the Affine (weights and bias)."""
+    one = np.ones(4)
+    cu = nir.CubaLIF(tau_syn=2 * one, tau_mem=4 * one, r=one, v_leak=0.4 * one,
+                     v_threshold=0.5 * one)  # fmt: skip
+    g = from_nir(_foreign(cu), T=3, dt=1.0)
+    node = g.nodes["lif"]
+    assert isinstance(node, CubaLIF) and node.reset == "hard"
+    assert (node.decay, node.current_decay, node.threshold) == (0.75, 0.5, 0.5)
+    assert node.bias == pytest.approx(0.1)  # d_m·v_leak
+    np.testing.assert_allclose(g.nodes["aff"].weight, np.arange(12).reshape(4, 3) / 80, rtol=1e-7)
+    np.testing.assert_allclose(g.nodes["aff"].bias, 0.125)
+
+
 @pytest.mark.parametrize(
     ("lif", "match"),
     [
@@ -304,8 +375,10 @@ def test_foreign_lif_input_gain_is_folded_into_its_synapse():
                  v_threshold=np.ones(4), v_reset=np.full(4, -0.5)), "v_reset != 0"),
         (nir.LIF(tau=np.full(4, 0.5), r=np.full(4, 1.0), v_leak=np.zeros(4),
                  v_threshold=np.ones(4)), r"dt/tau = 2.0 is outside"),
-        (nir.CubaLIF(tau_syn=np.full(4, 2.0), tau_mem=np.full(4, 2.0), r=np.ones(4),
-                     v_leak=np.zeros(4), v_threshold=np.ones(4)), "current-based synapse"),
+        (nir.CubaLIF(tau_syn=np.array([2.0, 2, 2, 3]), tau_mem=np.full(4, 2.0), r=np.ones(4),
+                     v_leak=np.zeros(4), v_threshold=np.ones(4)), "tau_syn varies"),
+        (nir.CubaLIF(tau_syn=np.full(4, 0.5), tau_mem=np.full(4, 2.0), r=np.ones(4),
+                     v_leak=np.zeros(4), v_threshold=np.ones(4)), r"dt/tau_syn = 2.0 is outside"),
     ],
 )  # fmt: skip
 def test_foreign_nodes_without_hwsim_meaning_raise(lif, match):

@@ -12,6 +12,7 @@ from exporters.onnx.examples import EXAMPLES, mlp
 from hwsim.errors import VerificationError
 from hwsim.graph import (
     LIF,
+    SPIKING_KINDS,
     Dense,
     GraphMetadata,
     HardwareGraph,
@@ -34,13 +35,14 @@ def _inputs(graph, n: int, seed: int = 3) -> np.ndarray:
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_rung3_on_the_examples(name, fmt, timing):
     """(a) mlp, convnet; (b) osr_ots_convnet (soft reset, θ[t], rate input); (c) ei_convnet;
-    and sew_net (Add, Delay, FastInhibitory, spike input). Every layer must be active, so an
+    and sew_net (Add, Delay, FastInhibitory, spike input); cuba_li_net, cuba_li_convnet
+    (CubaLIF, LI). Every layer must be active, so an
     agreement is not an agreement of silent layers."""
     graph = EXAMPLES[name](fmt, timing)
     x = _inputs(graph, 6)
     res = rung3(graph, x, batch_size=3, reference_samples=3)
     assert res.passed, res.summary()
-    lifs = [n for n, v in graph.nodes.items() if isinstance(v, LIF)]
+    lifs = [n for n, v in graph.nodes.items() if isinstance(v, SPIKING_KINDS)]
     for n in lifs:
         rate = res.layers[n].events_reference / res.layers[n].compared
         assert 0.05 < rate < 0.8, (n, rate)
@@ -48,7 +50,8 @@ def test_rung3_on_the_examples(name, fmt, timing):
     assert res.metrics["reference.samples"] == 3 and res.metrics["onnxruntime.samples"] == 6
     if fmt == "fixed":  # bit-exact: every node, currents and membranes included
         assert res.metrics["readout_max_abs_error"] == 0.0
-        assert set(res.layers) >= set(graph.nodes) | {f"{n}/h" for n in lifs}
+        probes = {f"{n}/h" for n in lifs} | {f"{n}/u" for n in lifs if graph.nodes[n].kind != "LIF"}
+        assert set(res.layers) >= set(graph.nodes) | probes
     else:  # spike-identical; currents agree to float64 rounding
         assert set(res.layers) == set(lifs)
         assert res.metrics["onnxruntime.current_max_abs_diff"] < 1e-9

@@ -79,6 +79,56 @@ def test_lif_step_fixed_equals_pylifmodelbitacc(data, n, dv, vth, bias_exp):
         assert np.array_equal(v, m.v.astype(np.int64))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    n=st.integers(1, 6),
+    du=st.integers(0, 4095),
+    dv=st.integers(0, 4095),
+    vth=st.integers(0, 2**17 - 1),
+    bias_exp=st.integers(0, 7),
+)
+def test_cuba_lif_step_fixed_equals_pylifmodelbitacc(data, n, du, dv, vth, bias_exp):
+    # Lava's LIF with a persistent current (du < 4095; ds_offset = 1 makes du = 4095 the LIF)
+    bias = np.array(data.draw(st.lists(st.integers(-4096, 4095), min_size=n, max_size=n)))
+    m = _lif_model(n, dv, vth, bias, bias_exp)
+    m.du = du
+    u, v = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for _ in range(6):
+        a = np.array(
+            data.draw(st.lists(st.integers(-(2**20), 2**20), min_size=n, max_size=n)), np.int32
+        )
+        m.subthr_dynamics(activation_in=a)
+        s_lava = m.spiking_activation()
+        m.reset_voltage(spike_vector=s_lava)
+        out = arith.cuba_lif_step_fixed(
+            u, v, a, current_decay=4095 - du, decay=4096 - dv, vth=vth,
+            bias=arith.bias_effective(bias, bias_exp),
+        )  # fmt: skip
+        u, v = out.u, out.v
+        assert np.array_equal(out.spikes, s_lava)
+        assert np.array_equal(u, m.u.astype(np.int64))
+        assert np.array_equal(v, m.v.astype(np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), n=st.integers(1, 6), dv=st.integers(0, 4095), bias_exp=st.integers(0, 7))
+def test_li_step_fixed_equals_lava_subthreshold_dynamics(data, n, dv, bias_exp):
+    # the LI is Lava's LIF voltage update (du = 4095) without spiking_activation/reset
+    bias = np.array(data.draw(st.lists(st.integers(-4096, 4095), min_size=n, max_size=n)))
+    m = _lif_model(n, dv, 0, bias, bias_exp)
+    v = np.zeros(n, np.int64)
+    for _ in range(6):
+        a = np.array(
+            data.draw(st.lists(st.integers(-(2**16), 2**16), min_size=n, max_size=n)), np.int32
+        )
+        m.subthr_dynamics(activation_in=a)
+        v = arith.li_step_fixed(
+            v, a, decay=4096 - dv, bias=arith.bias_effective(bias, bias_exp)
+        ).v
+        assert np.array_equal(v, m.v.astype(np.int64))
+
+
 def _run_dense(w, s_steps, weight_exp: int, num_weight_bits: int, graded: bool):
     cls = dense_models.PyDenseModelBitAcc
     m = cls.__new__(cls)

@@ -12,12 +12,14 @@ import pytest
 from hwsim import arith, io
 from hwsim.errors import GraphError
 from hwsim.graph import (
+    LI,
     LIF,
     NODE_KINDS,
     SCHEMA_VERSION,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -102,13 +104,26 @@ def make_graph(fmt: str) -> HardwareGraph:
         "ie": Dense(w(3, 8, sign=True)),
         "inh": FastInhibitory(),
         "ei": Dense(w(5, 3), weight_exp=exp(3)),
+        "dc": Dense(w(6, 8), np.arange(6) - 3 if fixed else None),
+        "cuba": CubaLIF(
+            3000 if fixed else 0.75,
+            1024 if fixed else 0.25,
+            70 if fixed else 1.0,
+            "hard",
+            np.array(5) if fixed else np.array(0.1),
+            bias_exp=exp(2),
+        ),
+        "dl": Dense(w(5, 6)),
+        "li": LI(2048 if fixed else 0.5, np.array([1, -1, 0, 2, 3]) if fixed else None,
+                 bias_exp=exp(6)),  # fmt: skip
         "ro": Readout(),
     }
     edges = [
         ("x", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l1", "skip"), ("skip", "add"),
         ("l2", "add"), ("add", "pool"), ("pool", "eic"), ("eic", "l3"), ("l3", "pool2"),
         ("pool2", "flat"), ("flat", "eid"), ("eid", "ro"), ("flat", "ie"), ("ie", "inh"),
-        ("inh", "ei"), ("ei", "ro"),
+        ("inh", "ei"), ("ei", "ro"), ("flat", "dc"), ("dc", "cuba"), ("cuba", "dl"), ("dl", "li"),
+        ("li", "ro"),
     ]  # fmt: skip
     meta = GraphMetadata(
         T=T,
@@ -139,8 +154,8 @@ def test_shapes_order_and_lookups(graph):
     assert all(order.index(s) < order.index(d) for s, d in graph.edges)
     assert graph.input_names() == ["x"] and graph.output_names() == ["ro"]
     assert graph.predecessors("add") == ["skip", "l2"]
-    assert graph.successors("flat") == ["eid", "ie"]
-    assert graph.input_shapes("ro") == [(5,), (5,)]
+    assert graph.successors("flat") == ["eid", "ie", "dc"]
+    assert graph.input_shapes("ro") == [(5,), (5,), (5,)]
     with pytest.raises(GraphError, match="no node named"):
         graph.predecessors("nope")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from hwsim.errors import DesignRuleError
 from hwsim.graph import (
+    LI,
     NODE_KINDS,
     AvgPool2d,
     Conv2d,
@@ -38,6 +39,7 @@ __all__ = [
     "rule_fan_in",
     "rule_fan_out",
     "rule_conv_weight_exp",
+    "rule_li_feeds_readout",
     "check_design_rules",
 ]
 
@@ -165,12 +167,28 @@ def rule_conv_weight_exp(graph: HardwareGraph, target: str, limits: TargetLimits
             )
 
 
+def rule_li_feeds_readout(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+    """A fixed LI sends its graded 24-bit membrane to a Readout only: a synapse fed by it would
+    take 24-bit graded events (the quantiser gives an LI no other consumer)."""
+    if graph.metadata.format != "fixed":
+        return
+    for name, node in graph.nodes.items():
+        if isinstance(node, LI):
+            bad = [s for s in graph.successors(name) if not isinstance(graph.nodes[s], Readout)]
+            if bad:
+                raise _fail(
+                    "li_feeds_readout", target, name,
+                    f"its graded membrane feeds {bad}; an LI may feed a Readout only",
+                )  # fmt: skip
+
+
 RULES: tuple[Callable[[HardwareGraph, str, TargetLimits], None], ...] = (
     rule_node_kinds,
     rule_one_input_one_readout,
     rule_fan_in,
     rule_fan_out,
     rule_conv_weight_exp,
+    rule_li_feeds_readout,
 )
 """The rules, in the order :func:`check_design_rules` runs them."""
 

@@ -1,18 +1,23 @@
 """Float hardware graph -> fixed-point hardware graph (DESIGN.md section 4, ``hwsim.arith``).
 
-A *layer* is a neuron node (LIF or Readout) with its synapse predecessors (Dense, Conv2d,
-EICircuit). Its weights, biases and thresholds share one scale ``s_a``, the real value of one
-activation unit of the synapse outputs (the LIF voltage is in ``s_a / 64``):
+A *layer* is a neuron node (LIF, CubaLIF, LI or Readout) with its synapse predecessors (Dense,
+Conv2d, EICircuit). Its weights, biases and thresholds share one scale ``s_a``, the real value
+of one activation unit of the synapse outputs (the voltage of a LIF, CubaLIF or LI and a
+CubaLIF's current are in ``s_a / 64``):
 
 * weights: ``W · s_in / s_a`` on Lava's weight grid (``hwsim.arith.quantize_weights``: the
   sign mode decides the grid, so Dale-signed E-I matrices get the full 8-bit range and
   mixed-sign ones even values), with the layer's ``weight_exp``. The first synapse's
   mantissas span the whole grid (``s_a = grid_scale(W) · s_in · 2**-weight_exp``);
 * thresholds ``vth = rint(θ/s_a - 1/64)`` (the fixed neuron spikes on ``v > vth << 6``),
-  per step for OTS schedules; decay ``4096 - rint((1-a)·4096)``;
-* biases: a synapse bias feeding a LIF moves into the LIF's 13-bit ``bias_mant`` (``v``
-  units, ``2**bias_exp`` resolution: 64 times finer than the activation unit); a synapse
-  feeding the Readout keeps its bias in activation units;
+  per step for OTS schedules; decay ``4096 - rint((1-a)·4096)``; a CubaLIF's current decay
+  ``min(rint(c·4096), 4095)`` (Lava's ``4095 - du``);
+* biases: a synapse bias feeding a LIF or LI moves into the neuron's 13-bit ``bias_mant``
+  (``v`` units, ``2**bias_exp`` resolution: 64 times finer than the activation unit; exact,
+  their current does not persist); a synapse feeding a CubaLIF (the bias enters the decaying
+  current, not the membrane) or the Readout keeps its bias in activation units;
+* an LI's output is its membrane (``v`` units, scale ``s_a / 64``); the Readout it feeds sums
+  it at that scale (every input of such a Readout must be an LI, at one scale);
 * pools: ``AvgPool2d`` becomes ``SumPool2d`` and its ``1/(kh·kw)`` goes into the value scale
   of the pooled counts, hence into the next synapse's weights (``W · s_in``);
 * E-I circuits: :mod:`toolchain.quantize.ei`.
@@ -36,10 +41,12 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import OverflowBoundError, QuantizationError
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -59,7 +66,8 @@ from toolchain.quantize.ranges import (
     TensorError,
     acc_bounds,
     grid_scale,
-    lif_v_bounds,
+    membrane_bounds,
+    quantize_current_decay,
     quantize_decay,
     quantize_lif_bias,
     quantize_threshold,
@@ -75,6 +83,9 @@ ACT_MAX = (1 << (arith.ACT_BITS - 1)) - 1
 VTH_MAX = (1 << arith.VTH_BITS) - 1
 READOUT_MAX = (1 << (arith.READOUT_BITS - 1)) - 1
 SYNAPSES = (Dense, Conv2d, EICircuit)
+SPIKING = (LIF, CubaLIF)  # neurons with a threshold
+MEMBRANES = (LIF, CubaLIF, LI)  # neurons with a membrane v (in s_a / 64)
+LAYERS = (*MEMBRANES, Readout)  # the neurons a synapse may feed
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,8 @@ class _Quantizer:
                 SumPool2d: self._pool,
                 Add: self._add,
                 LIF: self._layer,
+                CubaLIF: self._layer,
+                LI: self._layer,
                 Readout: self._layer,
             }.get(type(node))
             if handler is None:
@@ -171,10 +184,10 @@ class _Quantizer:
 
     def _check_synapse(self, name: str) -> None:
         succ = self.g.successors(name)
-        if len(succ) != 1 or not isinstance(self.g.nodes[succ[0]], (LIF, Readout)):
+        if len(succ) != 1 or not isinstance(self.g.nodes[succ[0]], LAYERS):
             raise QuantizationError(
                 f"synapse {name!r} feeds {succ}; the fixed format needs every synapse to feed "
-                "exactly one LIF or Readout (its layer)"
+                "exactly one LIF, CubaLIF, LI or Readout (its layer)"
             )
 
     def _input(self, name: str, node: Input) -> None:
@@ -220,8 +233,19 @@ class _Quantizer:
         self.rng[name] = (sum(self.rng[p][0] for p in preds), sum(self.rng[p][1] for p in preds))
 
     # -- layers ------------------------------------------------------------------------------
-    def _layer(self, name: str, node: LIF | Readout) -> None:
+    def _layer(self, name: str, node: LIF | CubaLIF | LI | Readout) -> None:
         preds = self.g.predecessors(name)
+        if isinstance(node, Readout) and all(isinstance(self.g.nodes[p], LI) for p in preds):
+            self._li_readout(name, node, preds)
+            return
+        if isinstance(node, LI):
+            succ = self.g.successors(name)
+            others = [s for s in succ if not isinstance(self.g.nodes[s], Readout)]
+            if others:
+                raise QuantizationError(
+                    f"LI {name!r} feeds {others}; the fixed format sends an LI's graded 24-bit "
+                    "membrane to a Readout only"
+                )
         bad = [p for p in preds if not isinstance(self.g.nodes[p], SYNAPSES)]
         if bad:
             raise QuantizationError(
@@ -244,8 +268,9 @@ class _Quantizer:
         for n in plan.checks:
             self.policy[n] = plan.policy
         self.layers[name] = dict(plan.info, scale=plan.s_a, policy=plan.policy)
-        out_scale = 1.0 if isinstance(node, LIF) else plan.s_a
-        self.scale[name], self.rng[name] = out_scale, (0, 1)
+        v_scale = plan.s_a / 64
+        out_scale = {LIF: 1.0, CubaLIF: 1.0, LI: v_scale}.get(type(node), plan.s_a)
+        self.scale[name], self.rng[name] = out_scale, plan.info.get("v_range", (0, 1))
         self.meta_scales[name] = out_scale
         for p in preds:
             self.scale[p] = self.meta_scales[p] = plan.s_a
@@ -254,8 +279,37 @@ class _Quantizer:
                 self.meta_scales[f"{p}/ee"] = eis[p].s_ee
                 if self.g.nodes[p].variant == "divisive":
                     self.meta_scales[f"{p}/den"] = eis[p].s_d
-        if isinstance(node, LIF):
-            self.meta_scales[f"{name}/v"] = plan.s_a / 64
+        if isinstance(node, MEMBRANES):
+            self.meta_scales[f"{name}/v"] = v_scale
+        if isinstance(node, CubaLIF):
+            self.meta_scales[f"{name}/u"] = v_scale
+
+    def _li_readout(self, name: str, node: Readout, preds: list[str]) -> None:
+        """A Readout fed by LI nodes: it sums their membranes at the LIs' common scale. The
+        32-bit sum is checked against the LIs' voltage bounds (static, or calibrated when an
+        LI was scaled on calibration data) times ``T``."""
+        scales = {self.scale[p] for p in preds}
+        if max(scales) > min(scales) * (1 + 1e-12):
+            raise QuantizationError(
+                f"Readout {name!r}: its LI inputs have different scales {sorted(scales)}; the "
+                "fixed format sums integers of one scale"
+            )
+        s, T = self.scale[preds[0]], self.g.metadata.T
+        bound = sum(max(-self.rng[p][0], self.rng[p][1]) for p in preds) * T
+        calibrated = any(self.policy.get(p) == "calibrated" for p in preds)
+        mode = "calibrated" if calibrated else "static"
+        if calibrated:
+            bound = math.ceil(self.stats[name]["i_max"] * self.margin / s) * T
+        check = Check("sum", bound, READOUT_MAX, "32-bit", mode)
+        if not check.ok and not self.allow:
+            raise OverflowBoundError(
+                f"Readout {name!r}: the sum over T={T} steps of its LI membranes can overflow: "
+                f"{check.describe()}; pass allow_saturation=True to count saturations instead"
+            )
+        self.fixed[name], self.checks[name], self.policy[name] = node, [check], mode
+        self.scale[name], self.rng[name] = s, (0, 1)
+        self.meta_scales[name] = s
+        self.layers[name] = {"scale": s, "policy": mode, "inputs": "LI membranes"}
 
     def _candidates(self, name, node, preds, eis) -> list[tuple[int | None, float]]:
         """Scales ``s_a`` to try, finest first (see the module docstring)."""
@@ -265,12 +319,12 @@ class _Quantizer:
             if len(pinned) > 1:
                 raise QuantizationError(f"{name!r}: inputs of different fixed scales")
             return [(None, pinned.pop())]
-        lif = isinstance(node, LIF)
+        spiking = isinstance(node, SPIKING)
         if lead is not None:
             src = self.g.predecessors(lead)[0]
             u0 = self.scale[src] * (grid_scale(self.g.nodes[lead].weight, self.w.weight_bits) or 1)
             e_cap = 0
-            if lif:
+            if spiking:
                 units = float(np.min(node.threshold)) / u0
                 if units < VTH_TARGET:
                     e_cap = min(arith.WEIGHT_EXP_RANGE[1], math.ceil(math.log2(VTH_TARGET / units)))
@@ -280,9 +334,11 @@ class _Quantizer:
         # only divisive E-I circuits: a continuous scale from threshold and calibrated ranges
         st = self.stats[name]
         lows = [st["i_max"] * self.margin / ACT_MAX]
-        if lif:
+        if spiking:
             lows += [float(np.max(node.threshold)) / (VTH_MAX - 1)]
-            lows += [st["h_max"] * self.margin * 64 / arith.STATE_MAX]
+        if isinstance(node, MEMBRANES):
+            peak = max(st["h_max"], st["u_max"])
+            lows += [peak * self.margin * 64 / arith.STATE_MAX]
         lows += [float(np.abs(self.g.nodes[p].b_e).max(initial=0)) / ACC_MAX for p in eis]
         return [(None, max(max(lows), 1e-300) * (1 + 2.0**-20))]  # ceil-safe
 
@@ -324,7 +380,9 @@ class _Quantizer:
 
     def _evaluate(self, name, node, preds, eis, s_a, e_lead, policy) -> _Plan:
         plan = _Plan(s_a, e_lead, policy=policy)
-        lif = isinstance(node, LIF)
+        membrane = isinstance(node, MEMBRANES)
+        # a LIF's and an LI's current does not persist: a synapse bias is exactly a bias of v
+        bias_into_v = isinstance(node, (LIF, LI))
         shape = self.g.shapes()[name]
         a_lo, a_hi = np.zeros(1, np.int64), np.zeros(1, np.int64)
         bias = np.zeros(())
@@ -366,7 +424,7 @@ class _Quantizer:
             s_lo = arith.scale_pow2(acc_lo, q.weight_exp)
             s_hi = arith.scale_pow2(acc_hi, q.weight_exp)
             b_fixed = None
-            if pn.bias is not None and lif:
+            if pn.bias is not None and bias_into_v:
                 bias = bias + _bias_vector(shape, pn.bias)
             elif pn.bias is not None:
                 b_real = np.asarray(pn.bias, np.float64)
@@ -380,28 +438,44 @@ class _Quantizer:
             )
             plan.info.setdefault("weight_exp", {})[p] = int(q.weight_exp)
             a_lo, a_hi = a_lo + s_lo, a_hi + s_hi
-        st = self.stats.get(name, {"i_max": 0.0, "h_max": 0.0})
+        st = self.stats.get(name, {"i_max": 0.0, "h_max": 0.0, "u_max": 0.0})
         calibrated = unbounded or policy == "calibrated"
-        if lif:
-            self._lif_fields(name, node, shape, s_a, bias, plan)
+        if membrane:
+            self._neuron_fields(name, node, shape, s_a, bias, plan)
             if plan.hard:
                 return plan
-            lif_f = plan.nodes[name]
-            b_eff = arith.bias_effective(0 if lif_f.bias is None else lif_f.bias, lif_f.bias_exp)
+            nf = plan.nodes[name]
+            b_eff = arith.bias_effective(0 if nf.bias is None else nf.bias, nf.bias_exp)
+            cuba = isinstance(node, CubaLIF)
             plan.checks[name] = []
             if not unbounded:  # the worst case, kept in the report under either policy
-                v_lo, v_hi = lif_v_bounds(a_lo, a_hi, b_eff, b_eff, lif_f.decay, self.steps)
-                plan.checks[name] += [
-                    Check("a", _mag(a_lo, a_hi), ACT_MAX, "16-bit a_in"),
-                    Check("v", max(-v_lo, v_hi), arith.STATE_MAX, "24-bit state"),
-                ]
+                mb = membrane_bounds(
+                    a_lo, a_hi, b_eff, b_eff, decay=nf.decay, steps=self.steps,
+                    current_decay=nf.current_decay if cuba else 0,
+                    resets=isinstance(node, SPIKING),
+                )  # fmt: skip
+                plan.checks[name].append(Check("a", _mag(a_lo, a_hi), ACT_MAX, "16-bit a_in"))
+                if cuba:
+                    u_mag = max(-mb.u_lo, mb.u_hi)
+                    plan.checks[name].append(Check("u", u_mag, arith.STATE_MAX, "24-bit state"))
+                v_mag = max(-mb.v_lo, mb.v_hi)
+                plan.checks[name].append(Check("v", v_mag, arith.STATE_MAX, "24-bit state"))
+                if isinstance(node, LI):  # its output: the range the Readout sums
+                    plan.info["v_range"] = (mb.v_lo, mb.v_hi)
             if calibrated:
                 a_cal = math.ceil(st["i_max"] * self.margin / s_a)
                 v_cal = math.ceil(st["h_max"] * self.margin * 64 / s_a)
-                plan.checks[name] += [
-                    Check("a", a_cal, ACT_MAX, "16-bit a_in", "calibrated"),
-                    Check("v", v_cal, arith.STATE_MAX, "24-bit state", "calibrated"),
-                ]
+                plan.checks[name].append(Check("a", a_cal, ACT_MAX, "16-bit a_in", "calibrated"))
+                if cuba:
+                    u_cal = math.ceil(st["u_max"] * self.margin * 64 / s_a)
+                    plan.checks[name].append(
+                        Check("u", u_cal, arith.STATE_MAX, "24-bit state", "calibrated")
+                    )
+                plan.checks[name].append(
+                    Check("v", v_cal, arith.STATE_MAX, "24-bit state", "calibrated")
+                )
+                if isinstance(node, LI):
+                    plan.info["v_range"] = (-v_cal, v_cal)
         else:
             plan.nodes[name] = node
             T = self.g.metadata.T
@@ -413,21 +487,37 @@ class _Quantizer:
                 plan.checks[name] += [Check("sum", total, READOUT_MAX, "32-bit", "calibrated")]
         return plan
 
-    def _lif_fields(self, name, node: LIF, shape, s_a, bias, plan: _Plan) -> None:
-        theta = np.asarray(node.threshold, np.float64)
-        if np.any(theta <= 0):
-            plan.hard.append(f"{name}: threshold <= 0 has no fixed form (vth is unsigned)")
-            return
+    def _neuron_fields(self, name, node, shape, s_a, bias, plan: _Plan) -> None:
+        """The fixed fields of a LIF, CubaLIF or LI at scale ``s_a`` (``bias``: the synapse
+        biases moved into it, real units), with their errors; problems go to ``plan.hard``."""
+        fields: dict = {}
+        if isinstance(node, SPIKING):
+            theta = np.asarray(node.threshold, np.float64)
+            if np.any(theta <= 0):
+                plan.hard.append(f"{name}: threshold <= 0 has no fixed form (vth is unsigned)")
+                return
+            vth = quantize_threshold(theta, s_a)
+            if vth.max() > VTH_MAX:
+                plan.hard.append(f"{name}: threshold {int(vth.max())} exceeds 17 bits")
+            if vth.min() < 1:
+                plan.hard.append(f"{name}: threshold rounds to 0 activation units")
+            th_real = (vth + 1 / 64) * s_a  # the effective fixed threshold (strict inequality)
+            plan.tensors[f"{name}/threshold"] = tensor_error(theta, th_real, s_a)
+            fields["threshold"] = int(vth) if vth.ndim == 0 else vth
+            plan.info.update(vth=vth.tolist(), threshold_units=vth.tolist())
         try:
             decay = quantize_decay(node.decay)
+            if isinstance(node, CubaLIF):
+                fields["current_decay"] = quantize_current_decay(node.current_decay)
         except QuantizationError as err:
             plan.hard.append(f"{name}: {err}")
             return
-        vth = quantize_threshold(theta, s_a)
-        if vth.max() > VTH_MAX:
-            plan.hard.append(f"{name}: threshold {int(vth.max())} exceeds 17 bits")
-        if vth.min() < 1:
-            plan.hard.append(f"{name}: threshold rounds to 0 activation units")
+        if isinstance(node, CubaLIF):
+            c = fields["current_decay"]
+            plan.tensors[f"{name}/current_decay"] = tensor_error(
+                node.current_decay, c / arith.DECAY_UNITY, 1 / arith.DECAY_UNITY
+            )
+            plan.info["current_decay"] = c
         if node.bias is not None:
             bias = bias + _bias_vector(shape, node.bias)
         b_field, b_exp = None, 0
@@ -440,18 +530,13 @@ class _Quantizer:
             unit = s_a * 2.0**b_exp / 64
             plan.tensors[f"{name}/bias"] = tensor_error(bias, mant * unit, unit)
             b_field = _compact_bias(shape, mant)
-        th_real = (vth + 1 / 64) * s_a  # the effective fixed threshold (strict inequality)
-        plan.tensors[f"{name}/threshold"] = tensor_error(theta, th_real, s_a)
         plan.tensors[f"{name}/decay"] = tensor_error(
             node.decay, decay / arith.DECAY_UNITY, 1 / arith.DECAY_UNITY
         )
-        vth_field = int(vth) if vth.ndim == 0 else vth
         plan.nodes[name] = dataclasses.replace(
-            node, decay=decay, threshold=vth_field, bias=b_field, bias_exp=int(b_exp)
+            node, decay=decay, bias=b_field, bias_exp=int(b_exp), **fields
         )
-        plan.info.update(
-            vth=vth.tolist(), decay=decay, bias_exp=int(b_exp), threshold_units=vth.tolist()
-        )
+        plan.info.update(decay=decay, bias_exp=int(b_exp))
 
 
 def _mag(lo, hi) -> int:

@@ -4,7 +4,8 @@ of :mod:`hwsim.arith`.
 
 Units: a *scale* is the real value of one integer unit. A synapse's output ``a`` is in
 activation units ``s_a`` (the layer's scale, shared by its weights, biases and thresholds);
-the LIF voltage ``v`` is in units of ``s_a / 64`` (``u = a << 6``).
+the voltage ``v`` of a LIF, CubaLIF or LI and a CubaLIF's current ``u`` are in units of
+``s_a / 64`` (``u = a << 6``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ __all__ = [
     "quantize_unsigned",
     "quantize_threshold",
     "quantize_decay",
+    "quantize_current_decay",
     "quantize_lif_bias",
     "acc_bounds",
     "lif_v_bounds",
+    "MembraneBounds",
+    "membrane_bounds",
     "fits_signed",
 ]
 
@@ -126,6 +130,16 @@ def quantize_decay(a: float) -> int:
     return d
 
 
+def quantize_current_decay(c: float) -> int:
+    """Float current decay ``c`` (a CubaLIF's ``u = c·u + x``) -> Lava's factor ``4095 - du``
+    (``hwsim.arith.cuba_current_fixed``): ``min(rint(c·4096), 4095)``. Lava's ``ds_offset``
+    makes 4095 the largest factor, so ``c = 1`` (a current without leak) becomes
+    ``4095/4096``; the quantiser reports that error with the decay's."""
+    if not 0.0 <= float(c) <= 1.0:
+        raise QuantizationError(f"current decay {c} outside [0, 1]")
+    return min(int(np.rint(float(c) * arith.DECAY_UNITY)), arith.DECAY_UNITY - 1)
+
+
 def quantize_lif_bias(b_v) -> tuple[np.ndarray, int] | None:
     """A bias in ``v`` units as Lava's ``(bias_mant, bias_exp)``: the smallest ``bias_exp`` in
     ``[0, 7]`` whose rounded mantissa fits signed 13 bits (resolution ``2**bias_exp`` v units);
@@ -150,24 +164,50 @@ def acc_bounds(m: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]
     return pos * lo + neg * hi, pos * hi + neg * lo
 
 
-def lif_v_bounds(a_lo, a_hi, b_lo, b_hi, decay: int, steps: int) -> tuple[int, int]:
-    """Worst-case range of the fixed LIF voltage over ``steps`` steps (pre-reset), given the
-    activation range ``[a_lo, a_hi]`` and effective bias range per step (v units).
+class MembraneBounds(NamedTuple):
+    """Worst-case ranges over a run: the synaptic current ``u`` (a CubaLIF's; a LIF's and an
+    LI's is ``64·a`` of the step) and the pre-reset voltage ``v``, both in ``v`` units."""
 
-    ``v' = trunc(v·decay/4096) + 64·a + b`` is monotone in ``v``, so the interval recursion
-    from ``v = 0`` bounds it; a reset only lowers a positive voltage (soft: ``v - 64·vth`` with
-    ``v > 64·vth >= 0``; hard: 0), so ignoring it keeps the upper bound valid, and the lower
-    bound is taken as ``min(lo, 0)`` after a possible reset."""
-    lo = hi = 0
-    worst_lo = worst_hi = 0
-    u_lo = 64 * int(np.min(a_lo)) + int(np.min(b_lo))
-    u_hi = 64 * int(np.max(a_hi)) + int(np.max(b_hi))
+    u_lo: int
+    u_hi: int
+    v_lo: int
+    v_hi: int
+
+
+def membrane_bounds(
+    a_lo, a_hi, b_lo, b_hi, *, decay: int, steps: int, current_decay: int = 0,
+    resets: bool = True,
+) -> MembraneBounds:  # fmt: skip
+    """Worst-case ranges of a fixed neuron's current and voltage over ``steps`` steps, given
+    the activation range ``[a_lo, a_hi]`` and the effective bias range per step (``v`` units).
+
+    ``u' = trunc(u·current_decay/4096) + 64·a`` and ``v' = trunc(v·decay/4096) + u' + b`` are
+    monotone in ``u``, ``v`` and ``a`` (decays >= 0), so the interval recursion from ``u = v =
+    0`` bounds them (``current_decay = 0``: the LIF's non-persistent current). With ``resets``
+    (LIF, CubaLIF) a reset only lowers a positive voltage (soft: ``v - 64·vth`` with ``v >
+    64·vth >= 0``; hard: 0), so ignoring it keeps the upper bound valid, and the lower bound is
+    taken as ``min(lo, 0)`` after a possible reset; an LI never resets."""
+    u_lo = u_hi = v_lo = v_hi = 0
+    worst = [0, 0, 0, 0]
+    a_min, a_max = 64 * int(np.min(a_lo)), 64 * int(np.max(a_hi))
+    b_min, b_max = int(np.min(b_lo)), int(np.max(b_hi))
     for _ in range(steps):
-        lo = int(arith.decay_fixed(lo, decay)) + u_lo
-        hi = int(arith.decay_fixed(hi, decay)) + u_hi
-        worst_lo, worst_hi = min(worst_lo, lo), max(worst_hi, hi)
-        lo = min(lo, 0)
-    return worst_lo, worst_hi
+        u_lo = int(arith.decay_fixed(u_lo, current_decay)) + a_min
+        u_hi = int(arith.decay_fixed(u_hi, current_decay)) + a_max
+        v_lo = int(arith.decay_fixed(v_lo, decay)) + u_lo + b_min
+        v_hi = int(arith.decay_fixed(v_hi, decay)) + u_hi + b_max
+        worst = [min(worst[0], u_lo), max(worst[1], u_hi), min(worst[2], v_lo),
+                 max(worst[3], v_hi)]  # fmt: skip
+        if resets:
+            v_lo = min(v_lo, 0)
+    return MembraneBounds(*worst)
+
+
+def lif_v_bounds(a_lo, a_hi, b_lo, b_hi, decay: int, steps: int) -> tuple[int, int]:
+    """Worst-case range of the fixed LIF voltage over ``steps`` steps (pre-reset): the
+    ``v`` range of :func:`membrane_bounds` without a persistent current."""
+    b = membrane_bounds(a_lo, a_hi, b_lo, b_hi, decay=decay, steps=steps)
+    return b.v_lo, b.v_hi
 
 
 def fits_signed(lo, hi, bits: int) -> bool:
