@@ -19,10 +19,12 @@ import numpy as np
 
 from hwsim import arith
 from hwsim.nodes import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -61,6 +63,8 @@ _FIXED_BITS: dict[type, Callable[[arith.FixedWidths], str]] = {
     Conv2d: lambda w: f"{w.weight_bits}-bit w",
     EICircuit: lambda w: f"{w.weight_bits}-bit w, {w.gain_bits}-bit g",
     LIF: lambda w: f"{w.state_bits}-bit v, {w.vth_bits}-bit θ",
+    CubaLIF: lambda w: f"{w.state_bits}-bit u and v, {w.vth_bits}-bit θ",
+    LI: lambda w: f"{w.state_bits}-bit v",
     FastInhibitory: lambda w: f"{w.payload_bits}-bit payload",
     Readout: lambda w: f"{w.readout_bits}-bit sum",
     Delay: lambda w: f"{w.acc_bits}-bit line",

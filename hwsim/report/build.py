@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hwsim.counters import Counts
+from hwsim.counters import SPIKING, Counts
 from hwsim.describe import node_rows
 from hwsim.graph import HardwareGraph
 from hwsim.numfmt import fmt_energy, fmt_ratio
@@ -40,9 +40,9 @@ class PricedRun:
     accuracy: float | None = None
 
     def spikes(self) -> float:
-        """Output spikes of the LIF populations per sample."""
+        """Output spikes of the LIF and CubaLIF populations per sample."""
         c = self.counts
-        return sum(c.per_sample("out_events", n) for n in c.nodes("neuron", ("LIF",)))
+        return sum(c.per_sample("out_events", n) for n in c.nodes("neuron", SPIKING))
 
     def synaptic_ops(self) -> float:
         return self.counts.per_sample("acs") + self.counts.per_sample("macs")
@@ -98,12 +98,12 @@ def _difference(runs: Sequence[PricedRun]) -> dict | None:
 
 def _network(r: PricedRun) -> dict:
     """The drawing's input: the node table of the primary graph with each node's firing rate
-    (LIF) or output events per sample, and the edges."""
+    (LIF, CubaLIF) or output events per sample, and the edges."""
     layers = r.counts.layers
     rows = node_rows(r.graph)
     for row in rows:
         name, la = row["name"], layers.get(row["name"])
-        row["firing_rate"] = r.counts.firing_rate(name) if la and la.kind == "LIF" else None
+        row["firing_rate"] = r.counts.firing_rate(name) if la and la.kind in SPIKING else None
         has_events = la is not None and "out_events" in la.steps
         row["events_per_sample"] = r.counts.per_sample("out_events", name) if has_events else None
     return {"timing": r.timing, "nodes": rows, "edges": [list(e) for e in r.graph.edges]}

@@ -23,7 +23,8 @@ PER_ROW = 6  # 6 columns of 168 + 34 px fit a 1200 px page
 
 ROLE_FILL = {
     "Input": "#E8E8E8", "Dense": "#DBE9F6", "Conv2d": "#DBE9F6", "EICircuit": "#D5E4F0",
-    "LIF": "#FDE5CC", "FastInhibitory": "#F8D9D9", "Readout": "#E2F0D9",
+    "LIF": "#FDE5CC", "CubaLIF": "#FDE5CC", "LI": "#E2F0D9", "FastInhibitory": "#F8D9D9",
+    "Readout": "#E2F0D9",
 }  # fmt: skip
 OTHER_FILL = "#F4F4F4"
 RATE_COLOUR = "#DD8452"

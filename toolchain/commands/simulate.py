@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from hwsim.errors import ConfigError
-    from hwsim.graph import LIF
+    from hwsim.graph import SPIKING_KINDS
     from hwsim.io import load_graph
     from hwsim.sim import simulate_dataset
     from toolchain.data import load_dataset
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     shapes = graph.shapes()
     layers = {}
     for name, node in graph.nodes.items():
-        if isinstance(node, LIF):
+        if isinstance(node, SPIKING_KINDS):
             ev = res.events(name)
             size = int(np.prod(shapes[name]))
             layers[name] = {
