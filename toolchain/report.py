@@ -158,9 +158,10 @@ def _refusals(run_dir: Path, verify: dict) -> dict[str, str]:
 
 
 def _commands(run_dir: Path) -> dict[str, str]:
+    quantised = (run_dir / rundir.GRAPH_FIXED).exists()
     return {
         "float": f"spikefold verify {run_dir}",
-        "fixed": f"spikefold verify {run_dir}",
+        "fixed": f"spikefold {'verify' if quantised else 'quantize'} {run_dir}",
         "lava": f"spikefold export lava {run_dir} --verify",
         "onnx": f"spikefold export onnx {run_dir} --verify",
         "nir": f"spikefold export nir {run_dir} --verify",

@@ -1,16 +1,19 @@
 """The network drawn as inline SVG: one box per node, arrows along the edges.
 
-Layout: a node's column is its depth (the longest path from an input), so data flows left to
-right and a residual edge skips columns; nodes of one column stack downwards; past
-:data:`PER_ROW` columns the drawing continues on a new band below (a deep network wraps rather
-than running off a 1280 px page), the edges between bands drawn down, across and into the
-top of their box. A box shows the node's name, kind, output shape, bit widths
+Layout: a node's column is its depth (the longest path from an input, a shortcut's nodes
+pulled next to the node they feed), so data flows left to right; nodes of one column stack
+downwards; past :data:`PER_ROW` columns the drawing continues on a new band below (a deep
+network wraps rather than running off a 1280 px page). An edge between neighbouring columns is
+a curve; any other (a residual shortcut, an edge to the next band) runs in the free lanes —
+the gutter right of its source, the gap under the source's band, the gutter left of its
+destination — so no edge crosses a box. A box shows the node's name, kind, output shape, bit widths
 and, for a spiking population, its firing rate (text and a bar). The input is the report's
 ``network`` section (:func:`hwsim.report.build_report`), so a report re-renders from its JSON.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
 from hwsim.numfmt import fmt_count, fmt_sig
@@ -18,7 +21,7 @@ from hwsim.numfmt import fmt_count, fmt_sig
 __all__ = ["graph_svg", "ROLE_FILL"]
 
 BOX_W, BOX_H = 168, 84
-GAP_X, GAP_Y, BAND_GAP, PAD = 34, 16, 34, 10
+GAP_X, GAP_Y, BAND_GAP, PAD = 34, 16, 34, 18  # PAD >= GAP_X / 2: a gutter left of column 0
 PER_ROW = 6  # 6 columns of 168 + 34 px fit a 1200 px page
 
 ROLE_FILL = {
@@ -31,36 +34,54 @@ RATE_COLOUR = "#DD8452"
 
 
 def _columns(nodes: list[dict], edges: list[list[str]]) -> dict[str, int]:
-    """Depth of every node (nodes come in topological order)."""
+    """Each node's column: its depth (longest path from an input; nodes come in topological
+    order), then pulled right to just before its first successor, so a node on a shortcut
+    (a Delay balancing a residual path) sits beside the node it feeds, not beside its source."""
     preds: dict[str, list[str]] = {n["name"]: [] for n in nodes}
+    succs: dict[str, list[str]] = {n["name"]: [] for n in nodes}
     for s, d in edges:
         preds[d].append(s)
-    depth: dict[str, int] = {}
+        succs[s].append(d)
+    col: dict[str, int] = {}
     for n in nodes:
-        depth[n["name"]] = 1 + max((depth[p] for p in preds[n["name"]]), default=-1)
-    return depth
+        col[n["name"]] = 1 + max((col[p] for p in preds[n["name"]]), default=-1)
+    for n in reversed(nodes):
+        name = n["name"]
+        if preds[name] and succs[name]:
+            col[name] = max(col[name], min(col[d] for d in succs[name]) - 1)
+    return col
 
 
-def _positions(nodes, edges) -> tuple[dict[str, tuple[float, float]], float, float]:
-    depth = _columns(nodes, edges)
+@dataclass(frozen=True)
+class _Layout:
+    pos: dict[str, tuple[float, float]]  # top-left corner of each box
+    col: dict[str, int]
+    gap_below: dict[str, float]  # y of the free lane under each node's band
+    width: float
+    height: float
+
+
+def _layout(nodes, edges) -> _Layout:
+    col = _columns(nodes, edges)
     stack: dict[int, list[str]] = {}
     for n in nodes:
-        stack.setdefault(depth[n["name"]], []).append(n["name"])
+        stack.setdefault(col[n["name"]], []).append(n["name"])
     n_cols = max(stack, default=0) + 1
     bands = -(-n_cols // PER_ROW)
     band_h = [0] * bands
-    for col, names in stack.items():
-        b = col // PER_ROW
+    for c, names in stack.items():
+        b = c // PER_ROW
         band_h[b] = max(band_h[b], len(names) * (BOX_H + GAP_Y) - GAP_Y)
     top = [PAD + sum(band_h[:b]) + b * BAND_GAP for b in range(bands)]
-    pos = {}
-    for col, names in stack.items():
-        b, c = divmod(col, PER_ROW)
+    pos, gap_below = {}, {}
+    for c, names in stack.items():
+        b, x = divmod(c, PER_ROW)
         for i, name in enumerate(names):
-            pos[name] = (PAD + c * (BOX_W + GAP_X), top[b] + i * (BOX_H + GAP_Y))
+            pos[name] = (PAD + x * (BOX_W + GAP_X), top[b] + i * (BOX_H + GAP_Y))
+            gap_below[name] = top[b] + band_h[b] + BAND_GAP / 2
     width = PAD * 2 + min(n_cols, PER_ROW) * (BOX_W + GAP_X) - GAP_X
-    height = top[-1] + band_h[-1] + PAD if bands else 2 * PAD
-    return pos, width, height
+    height = (top[-1] + band_h[-1] + BAND_GAP) if bands else 2 * PAD
+    return _Layout(pos, col, gap_below, width, height)
 
 
 def _shape(s) -> str:
@@ -94,22 +115,23 @@ def _box(node: dict, x: float, y: float, max_rate: float) -> str:
     return "".join(out)
 
 
-def _edge(a: tuple[float, float], b: tuple[float, float]) -> str:
-    if b[0] > a[0]:  # same band: a curve from the right side to the left side
-        x1, y1, x2, y2 = a[0] + BOX_W, a[1] + BOX_H / 2, b[0], b[1] + BOX_H / 2
-        dx = (x2 - x1) / 2
-        d = f"M{x1},{y1} C{x1 + dx},{y1} {x2 - dx},{y2} {x2 - 2},{y2}"
-    else:  # the next band: down from the bottom, across the gap, into the top
-        x1, y1, x2, y2 = a[0] + BOX_W / 2, a[1] + BOX_H, b[0] + BOX_W / 2, b[1]
-        mid = y2 - BAND_GAP / 2
-        d = f"M{x1},{y1} V{mid} H{x2} V{y2 - 2}"
+def _edge(lay: _Layout, src: str, dst: str) -> str:
+    (xs, ys), (xd, yd) = lay.pos[src], lay.pos[dst]
+    y1, y2 = ys + BOX_H / 2, yd + BOX_H / 2
+    if lay.col[dst] == lay.col[src] + 1 and xd > xs:  # neighbours: a curve between the sides
+        x1, dx = xs + BOX_W, (xd - xs - BOX_W) / 2
+        d = f"M{x1},{y1} C{x1 + dx},{y1} {xd - dx},{y2} {xd - 2},{y2}"
+    else:  # anything else runs in the free lanes: the gutters beside and the gap under a band
+        right, left, lane = xs + BOX_W + GAP_X / 2, xd - GAP_X / 2, lay.gap_below[src]
+        d = f"M{xs + BOX_W},{y1} H{right} V{lane} H{left} V{y2} H{xd - 2}"
     return f"<path d='{d}' class='edge' marker-end='url(#arrow)'/>"
 
 
 def graph_svg(network: dict) -> str:
     """The ``network`` section of a report as an ``<svg id='graph-drawing'>`` element."""
     nodes, edges = network["nodes"], network["edges"]
-    pos, width, height = _positions(nodes, edges)
+    lay = _layout(nodes, edges)
+    width, height = lay.width, lay.height
     rates = [n["firing_rate"] for n in nodes if n.get("firing_rate") is not None]
     max_rate = max(rates, default=0.0)
     parts = [
@@ -122,7 +144,7 @@ def graph_svg(network: dict) -> str:
         "<style>text{font:12px system-ui,sans-serif;fill:#222}text.name{font-weight:bold;"
         "font-size:13px}.edge{fill:none;stroke:#555;stroke-width:1.4}</style>",
     ]
-    parts += [_edge(pos[s], pos[d]) for s, d in edges]
-    parts += [_box(n, *pos[n["name"]], max_rate) for n in nodes]
+    parts += [_edge(lay, s, d) for s, d in edges]
+    parts += [_box(n, *lay.pos[n["name"]], max_rate) for n in nodes]
     parts.append("</svg>")
     return "\n".join(parts)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from hwsim.report import graph_svg, render_html, render_markdown, stage_table
@@ -121,3 +123,57 @@ def test_plots_readable_at_1280px(tiny_report):
     pngs = P.make_plots(rep)
     assert sorted(pngs) == sorted(P.PLOTS)
     assert all(b[:8] == b"\x89PNG\r\n\x1a\n" for b in pngs.values())
+
+
+def _orthogonal_segments(d: str) -> list[tuple[float, float, float, float]]:
+    """The straight segments of an SVG path of M/H/V commands (a curve: none)."""
+    if "C" in d:
+        return []
+    toks = re.findall(r"([MHV])\s*([-0-9.]+)(?:,([-0-9.]+))?", d)
+    x = y = 0.0
+    segs = []
+    for cmd, a, b in toks:
+        if cmd == "M":
+            x, y = float(a), float(b)
+            continue
+        nx, ny = (float(a), y) if cmd == "H" else (x, float(a))
+        segs.append((x, y, nx, ny))
+        x, y = nx, ny
+    return segs
+
+
+def test_a_residual_drawing_crosses_no_box():
+    """SEW-style shortcut in lava timing (a Delay balances it), a branch of two populations in
+    one column, and a wrap to a second band right there: every edge that is not a curve
+    between neighbours runs in gutters and gaps only."""
+    from hwsim.describe import node_rows
+    from hwsim.graph import LIF, Add, Conv2d, Delay, GraphMetadata, HardwareGraph, Input, Readout
+
+    w = np.ones((2, 2, 1, 1), np.float32)
+    nodes = {"x": Input((2, 3, 3)), "c1": Conv2d(w), "l1": LIF(0.5, 1.0), "c2": Conv2d(w),
+             "l2": LIF(0.5, 1.0), "c3": Conv2d(w), "l3": LIF(0.5, 1.0), "l3b": LIF(0.5, 2.0),
+             "d": Delay(2),
+             "add": Add(), "c4": Conv2d(w), "out": Readout()}  # fmt: skip
+    edges = [("x", "c1"), ("c1", "l1"), ("l1", "c2"), ("c2", "l2"), ("l2", "c3"), ("c3", "l3"),
+             ("c3", "l3b"), ("l1", "d"), ("d", "add"), ("l3", "add"), ("l3b", "add"),
+             ("add", "c4"), ("c4", "out")]  # fmt: skip
+    g = HardwareGraph(nodes, edges, GraphMetadata(T=2, timing="lava"))
+    rows = [dict(r, firing_rate=None, events_per_sample=None) for r in node_rows(g)]
+    root = ET.fromstring(graph_svg({"nodes": rows, "edges": [list(e) for e in edges]}))
+    ns = "{http://www.w3.org/2000/svg}"
+    boxes = {}
+    for b in root.findall(f"{ns}g"):
+        r = b.find(f"{ns}rect")
+        x, y = float(r.get("x")), float(r.get("y"))
+        boxes[b.get("data-node")] = (x, y, x + float(r.get("width")), y + float(r.get("height")))
+    bands = {round(v[1]) for v in boxes.values()}
+    assert len(bands) >= 2  # more than 6 columns: wrapped
+    routed = 0
+    for path in root.findall(f"{ns}path"):
+        for x1, y1, x2, y2 in _orthogonal_segments(path.get("d")):
+            routed += 1
+            for name, (bx1, by1, bx2, by2) in boxes.items():
+                inside_x = min(x1, x2) < bx2 - 0.5 and max(x1, x2) > bx1 + 0.5
+                inside_y = min(y1, y2) < by2 - 0.5 and max(y1, y2) > by1 + 0.5
+                assert not (inside_x and inside_y), (path.get("d"), name)
+    assert routed > 0

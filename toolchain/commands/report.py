@@ -78,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
           f"samples; {tables.verdict(rep)}")  # fmt: skip
     head, rows = tables.stage_rows(rep)
     cols = [0, 2, 3, 4, 5, 7, 9]  # stage, accuracy, rung, result, samples, differ, note
-    print(format_table([head[i] for i in cols], [[r[i] for i in cols] for r in rows]))
+
+    def cell(text: str) -> str:  # a refusal's reason can run to a paragraph: the files hold it
+        return text if len(text) <= 100 else text[:97] + "..."
+
+    print(format_table([head[i] for i in cols], [[cell(r[i]) for i in cols] for r in rows]))
     print()
     print(format_table(*tables.timing_rows(rep)))
     print(tables.timing_note(rep))
