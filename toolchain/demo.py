@@ -178,6 +178,8 @@ def run_demo(runs: str | Path = "runs", progress: bool = True, n_verify: int | N
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hwsim.numfmt import fmt_percent
+
     p = argparse.ArgumentParser(prog="python -m toolchain.demo", description=__doc__)
     p.add_argument("--runs", default="runs", help="root of the run directories")
     p.add_argument("--no-progress", action="store_true")
@@ -186,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = run_demo(args.runs, progress=not args.no_progress, n_verify=args.n_verify)
     out = Path(args.runs) / "demo" / rundir.SUMMARY
     print(
-        f"[demo] test accuracy {summary['test_accuracy']:.4f} (torch), "
-        f"{summary['fixed_test_accuracy']:.4f} (8-bit hwsim); {summary['wall_seconds']} s"
+        f"[demo] test accuracy {fmt_percent(summary['test_accuracy'])} (torch), "
+        f"{fmt_percent(summary['fixed_test_accuracy'])} (8-bit hwsim); {summary['wall_seconds']} s"
     )
     report = summary["stages"]["report"]
     print(f"[demo] energy per sample: {report['energy_per_sample']}")
