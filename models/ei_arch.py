@@ -35,7 +35,7 @@ __all__ = [
     "build_ei_mlp",
     "build_ei_vgg",
     "build_ei_sew_resnet18",
-    "SEWBlock",
+    "EISEWBlock",
     "ei_layer_statistics",
 ]
 
@@ -114,7 +114,7 @@ def build_ei_vgg16(in_shape, num_classes, width=1.0, neuron=None, ei=None) -> nn
     return build_ei_vgg(16, in_shape, num_classes, width=width, neuron=neuron, ei=ei)
 
 
-class SEWBlock(nn.Module):
+class EISEWBlock(nn.Module):
     """SEW basic block with ADD: ``SN(EI2(SN(EI1(x)))) + shortcut(x)``.
 
     ``shortcut`` is the identity, or (when stride or channels change) an E-I 1x1 conv + LIF, as
@@ -158,7 +158,7 @@ def build_ei_sew_resnet18(
         out = scaled_width(base, width)
         for block in range(2):
             stride = 2 if stage > 0 and block == 0 else 1
-            layers.append(SEWBlock(c, out, stride, neuron, cfg))
+            layers.append(EISEWBlock(c, out, stride, neuron, cfg))
             c = out
     layers += [
         TimeDistributed(nn.AdaptiveAvgPool2d(1)),

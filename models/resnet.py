@@ -4,13 +4,13 @@ networks"), registered as ``"sew_resnet18"``.
 Layout (an ``nn.Sequential`` with named children, time-first ``[T, B, C, H, W] -> [T, B, K]``)::
 
     stem               ConvBlock: conv3x3 stride 1 -> norm -> LIF  (CIFAR stem: no 7×7, no max pool)
-    layer1 .. layer4   nn.Sequential of two SEWBlock each; widths 64, 128, 256, 512 (× width),
+    layer1 .. layer4   nn.Sequential of two SEWBasicBlock each; widths 64, 128, 256, 512 (× width),
                        strides 1, 2, 2, 2
     pool               TimeDistributed(nn.AdaptiveAvgPool2d(1))  (global mean: sum pool × 1/(HW))
     flatten            TimeDistributed(nn.Flatten())
     readout            TimeDistributed(nn.Linear)
 
-A :class:`SEWBlock` has ``block1`` (ConvBlock, stride s), ``block2`` (ConvBlock, stride 1) and
+A :class:`SEWBasicBlock` has ``block1`` (ConvBlock, stride s), ``block2`` (ConvBlock, stride 1) and
 ``shortcut`` (``nn.Identity``, or a ConvBlock conv1×1 stride s -> norm -> LIF when the shape
 changes, as in the SEW paper's downsample with a spiking neuron). Its output is the SEW ``ADD``
 of spikes, ``block2(block1(x)) + shortcut(x)``: an integer count, not a binary spike (a hardware
@@ -32,10 +32,10 @@ from models.base import StatefulModule, TimeDistributed
 from models.blocks import ConvBlock, check_image_shape, scaled_width
 from models.init import apply_init
 
-__all__ = ["SEWBlock", "build_sew_resnet18"]
+__all__ = ["SEWBasicBlock", "build_sew_resnet18"]
 
 
-class SEWBlock(StatefulModule):
+class SEWBasicBlock(StatefulModule):
     """SEW basic block: ``block2(block1(x)) + shortcut(x)`` (ADD)."""
 
     def __init__(
@@ -82,7 +82,7 @@ def build_sew_resnet18(
     for i, (base, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2)), 1):
         out = scaled_width(base, width)
         mods[f"layer{i}"] = nn.Sequential(
-            SEWBlock(c, out, stride, **kw), SEWBlock(out, out, 1, **kw)
+            SEWBasicBlock(c, out, stride, **kw), SEWBasicBlock(out, out, 1, **kw)
         )
         c = out
     mods["pool"] = TimeDistributed(nn.AdaptiveAvgPool2d(1))

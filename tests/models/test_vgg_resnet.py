@@ -13,7 +13,7 @@ from models.blocks import ConvBlock, DenseBlock
 from models.init import dap_std
 from models.osr import OSR
 from models.ots import OTSLIF
-from models.resnet import SEWBlock
+from models.resnet import SEWBasicBlock
 
 T = 2
 TINY = {"in_shape": [1, 8, 8], "num_classes": 10, "width": 1 / 16, "T": T}
@@ -90,7 +90,7 @@ def test_sew_resnet_layout_and_add():
     names = [n for n, _ in net.named_children()]
     assert names == ["stem", "layer1", "layer2", "layer3", "layer4", "pool", "flatten", "readout"]
     blk = net.layer2[0]
-    assert isinstance(blk, SEWBlock) and isinstance(blk.shortcut, ConvBlock)
+    assert isinstance(blk, SEWBasicBlock) and isinstance(blk.shortcut, ConvBlock)
     assert blk.shortcut.conv.kernel_size == (1, 1) and blk.shortcut.conv.stride == (2, 2)
     assert isinstance(net.layer1[0].shortcut, nn.Identity)
     # SEW ADD of two spike tensors: counts in {0, 1, 2}

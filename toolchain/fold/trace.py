@@ -230,14 +230,14 @@ def _sew_add(tr: Tracer, qual: str, main: Value, short: Value, probe: str) -> st
     return name
 
 
-def _sew_block(tr: Tracer, m: resnet.SEWBlock, qual: str, v: Value) -> Value:
+def _sew_block(tr: Tracer, m: resnet.SEWBasicBlock, qual: str, v: Value) -> Value:
     x = tr.node(v)
     main = tr.trace(m.block2, _join(qual, "block2"), tr.trace(m.block1, _join(qual, "block1"), x))
     short = tr.trace(m.shortcut, _join(qual, "shortcut"), x)
     return _sew_add(tr, qual, main, short, qual)
 
 
-def _ei_sew_block(tr: Tracer, m: ei_arch.SEWBlock, qual: str, v: Value) -> Value:
+def _ei_sew_block(tr: Tracer, m: ei_arch.EISEWBlock, qual: str, v: Value) -> Value:
     x = tr.node(v)
     main: Value = x
     for part in ("conv1", "sn1", "conv2", "sn2"):
@@ -269,8 +269,8 @@ HANDLERS: dict[type, Callable[[Tracer, nn.Module, str, Value], Value]] = {
     nn.AdaptiveAvgPool2d: _adaptive_avgpool,
     ConvBlock: _block,
     DenseBlock: _block,
-    resnet.SEWBlock: _sew_block,
-    ei_arch.SEWBlock: _ei_sew_block,
+    resnet.SEWBasicBlock: _sew_block,
+    ei_arch.EISEWBlock: _ei_sew_block,
     EILinear: _ei_layer,
     EIConv2d: _ei_layer,
 }
