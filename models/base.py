@@ -14,7 +14,10 @@ Protocol (duck-typed, so architectures can mix plain ``torch.nn`` layers in):
 - ``apply_constraints()`` — called by the trainer after every optimiser step (e.g. E-I layers
   clamp their Dale-signed weights to be non-negative);
 - ``extra_loss()`` — returns a scalar tensor (or ``None``) accumulated during the last forward
-  pass, added to the task loss by the trainer (e.g. I-Norm's local loss), then cleared.
+  pass, added to the task loss by the trainer (e.g. I-Norm's local loss), then cleared;
+- ``stats_group`` attribute — modules that take batch statistics in training (OSR, OTS) reduce
+  them over this ``torch.distributed`` process group (``None``: this process's batch only);
+  :func:`set_stats_group` sets it, as ``nn.SyncBatchNorm`` does for BatchNorm.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ __all__ = [
     "spiking_modules",
     "apply_constraints",
     "collect_extra_losses",
+    "batch_moments",
+    "set_stats_group",
 ]
 
 STEP_MODES = ("m", "s")
@@ -137,3 +142,58 @@ def collect_extra_losses(net: nn.Module) -> torch.Tensor | None:
             if loss is not None:
                 total = loss if total is None else total + loss
     return total
+
+
+def set_stats_group(net: nn.Module, group) -> int:
+    """Set ``stats_group`` on every module of ``net`` that has one (OSR, OTS); returns how many.
+
+    With a process group the per-step batch statistics are those of the *global* batch, summed
+    over the group's processes (:func:`batch_moments`), so data-parallel training normalises
+    exactly as one process with the whole batch would and every process keeps the same running
+    statistics. ``None`` restores per-process statistics.
+    """
+    mods = [m for m in net.modules() if hasattr(m, "stats_group")]
+    for m in mods:
+        m.stats_group = group
+    return len(mods)
+
+
+def batch_moments(
+    x: torch.Tensor, dims: list[int], group=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and biased variance of ``x`` over ``dims``, over the processes of ``group``.
+
+    ``group=None``: ``x.mean(dims)``, ``x.var(dims, unbiased=False)``. Otherwise the sums
+    ``Σx`` and ``Σx²`` and the count are all-reduced and ``var = Σx²/n - mean²``; the sums go
+    through ``torch.distributed.nn.functional.all_reduce``, whose backward all-reduces the
+    gradient, so every process's input gets the gradient of the global statistics (what
+    SyncBatchNorm does).
+    """
+    if group is None:
+        return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
+    import torch.distributed as dist
+    from torch.distributed.nn.functional import all_reduce
+
+    count = torch.tensor(float(x.numel() // max(1, _kept_numel(x, dims))), dtype=x.dtype,
+                         device=x.device)  # fmt: skip
+    dist.all_reduce(count, group=group)
+    sums = torch.stack([x.sum(dim=dims), (x * x).sum(dim=dims)])
+    sums = all_reduce(sums, group=group) if torch.is_grad_enabled() else _reduced(sums, group)
+    mean = sums[0] / count
+    return mean, (sums[1] / count - mean * mean).clamp_min(0.0)
+
+
+def _kept_numel(x: torch.Tensor, dims: list[int]) -> int:
+    kept = [s for i, s in enumerate(x.shape) if i not in {d % x.ndim for d in dims}]
+    n = 1
+    for s in kept:
+        n *= int(s)
+    return n
+
+
+def _reduced(t: torch.Tensor, group) -> torch.Tensor:
+    import torch.distributed as dist
+
+    t = t.clone()
+    dist.all_reduce(t, group=group)
+    return t

@@ -22,6 +22,10 @@ plain batch normalisation ``y = γ x̂_t + β``. **[choice]** Until the running 
 been updated once (``num_batches_tracked == 0``) every channel falls back, because the initial
 ``μ̂ = 0, σ̂² = 1`` describe no data (the σ-ratio test alone would miss a mean far from 0).
 
+**Data parallel**: with ``stats_group`` set (:func:`models.base.set_stats_group`) ``μ_t, σ²_t``
+are those of the global batch over the group's processes (gradient included), so the running
+statistics stay identical on every process.
+
 **Statistics** are accumulated over the sequence (``S1 += μ_t``, ``S2 += σ²_t + μ_t²``,
 ``n += 1``) and only :meth:`finish_sequence` (called by the trainer after each sequence)
 turns them into the all-time statistics ``μ = S1/n``, ``σ² = S2/n - μ²`` and updates
@@ -42,7 +46,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.base import StatefulModule
+from models.base import StatefulModule, batch_moments
 
 __all__ = ["OSR"]
 
@@ -82,6 +86,7 @@ class OSR(StatefulModule):
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        self.stats_group = None  # a process group: statistics of the global batch (DDP)
         self._clear_accumulators()
 
     # -- statistics ---------------------------------------------------------------------------
@@ -125,8 +130,7 @@ class OSR(StatefulModule):
 
     def _train_step(self, x: torch.Tensor) -> torch.Tensor:
         dims = [0, *range(2, x.ndim)]
-        mean_b = x.mean(dim=dims)
-        var_b = x.var(dim=dims, unbiased=False)
+        mean_b, var_b = batch_moments(x, dims, self.stats_group)
         with torch.no_grad():  # accumulate S1, S2 for finish_sequence()
             s2 = var_b + mean_b * mean_b
             self._s1 = mean_b.detach().clone() if self._s1 is None else self._s1 + mean_b

@@ -17,6 +17,9 @@ never uses at test time, a defect not copied here. **[choice]** If ``σ₀ = 0``
 membrane, e.g. a silent input) ``r`` is undefined: that sequence uses ``θ₀`` at every step and
 leaves the running buffer alone.
 
+With ``stats_group`` set (:func:`models.base.set_stats_group`) ``μ_t, σ_t`` are those of the
+global batch over the group's processes, so data-parallel processes share one threshold.
+
 Works in both step modes: ``r`` is set whenever ``t = 0`` (the start of a multi-step call, or
 the first single-step call after :meth:`reset_state`).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import torch
 
+from models.base import batch_moments
 from models.neurons import LIF
 
 __all__ = ["OTSLIF"]
@@ -52,6 +56,7 @@ class OTSLIF(LIF):
         self.momentum = float(momentum)
         self.register_buffer("running_threshold", torch.full((self.T,), float(self.threshold)))
         self._r: float | None = None
+        self.stats_group = None  # a process group: statistics of the global batch (DDP)
 
     def _check_t(self, t: int) -> None:
         if t >= self.T:
@@ -66,8 +71,11 @@ class OTSLIF(LIF):
         if not self.training:
             return self.running_threshold[t]
         theta0 = self.threshold
-        mu = h.mean()
-        sigma = h.std(unbiased=False)
+        if self.stats_group is None:
+            mu, sigma = h.mean(), h.std(unbiased=False)
+        else:
+            mu, var = batch_moments(h, list(range(h.ndim)), self.stats_group)
+            sigma = var.sqrt()
         if t == 0:
             s0 = float(sigma)
             self._r = (float(theta0) - float(mu)) / s0 if s0 > 0.0 else None

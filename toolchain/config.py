@@ -42,6 +42,9 @@ class DataConfig:
     test_fraction: float = 0.2
     seed: int = 0
     limit: int | None = None
+    image_size: int | None = None  # class folders: resize + centre-crop to this square side
+    normalize: bool = False  # images: subtract the training split's channel mean, divide by std
+    downsample: float = 1.0  # event datasets: spatial factor of tonic's Downsample, in (0, 1]
 
     @classmethod
     def from_dict(cls, d: dict) -> DataConfig:

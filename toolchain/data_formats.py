@@ -1,4 +1,4 @@
-"""Readers for the on-disk dataset formats: IDX (MNIST, Fashion-MNIST) and CIFAR-10 batches.
+"""Readers for the on-disk dataset formats: IDX (MNIST, Fashion-MNIST) and CIFAR-10/100 batches.
 
 Both readers treat the file as untrusted input: every header field, size and type is checked,
 and every failure is a :class:`hwsim.errors.DataError` naming the path and the format that was
@@ -12,9 +12,11 @@ IDX (LeCun's MNIST format)::
     data  : prod(dims) bytes (uint8), row-major
 
 CIFAR-10 python batches are pickles of ``{b'data': uint8 [10000, 3072], b'labels': [int]*10000,
-...}``. ``pickle.load`` on an untrusted file runs arbitrary code (any global can be called while
-unpickling), so :class:`SafeUnpickler` resolves only the few globals an array of numbers needs
-and refuses every other one.
+...}``; CIFAR-100's ``train``/``test`` files hold ``b'fine_labels'`` (100 classes) and
+``b'coarse_labels'`` (20 superclasses) instead of ``b'labels'``. ``pickle.load`` on an
+untrusted file runs arbitrary code (any global can be called while unpickling), so
+:class:`SafeUnpickler` resolves only the few globals an array of numbers needs and refuses
+every other one.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = [
     "ForbiddenGlobalError",
     "SafeUnpickler",
     "read_idx",
+    "CIFAR_LABELS",
+    "cifar_format",
     "read_cifar_batch",
     "safe_unpickle",
 ]
@@ -45,10 +49,18 @@ _IDX_FORMATS = {
     IDX_IMAGES_MAGIC: "IDX images file, magic 2051, big-endian uint32 dims [N, rows, cols]",
     IDX_LABELS_MAGIC: "IDX labels file, magic 2049, big-endian uint32 dims [N]",
 }
-CIFAR_FORMAT = (
-    "CIFAR-10 python batch: a pickled dict with b'data' (uint8 [N, 3072]) and b'labels' "
-    "(N ints in 0..9)"
-)
+#: CIFAR variant -> (label key, number of classes)
+CIFAR_LABELS = {"cifar10": ("labels", 10), "cifar100": ("fine_labels", 100)}
+
+
+def cifar_format(variant: str = "cifar10") -> str:
+    key, k = CIFAR_LABELS[variant]
+    return (
+        f"CIFAR-{k} python batch: a pickled dict with b'data' (uint8 [N, 3072]) and "
+        f"b'{key}' (N ints in 0..{k - 1})"
+    )
+
+
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -198,17 +210,23 @@ def _field(batch: dict, key: str) -> object:
     return None
 
 
-def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR-10 python batch: images uint8 [N, 3, 32, 32] and labels int64 [N].
+def read_cifar_batch(path: str | Path, variant: str = "cifar10") -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR python batch: images uint8 [N, 3, 32, 32] and labels int64 [N].
 
-    Each row of ``b'data'`` is 1024 red, then 1024 green, then 1024 blue values, each plane
-    row-major 32x32, so a reshape to [N, 3, 32, 32] is the channels-first image.
+    ``variant`` is ``"cifar10"`` (labels under ``b'labels'``, 0..9) or ``"cifar100"`` (the fine
+    labels under ``b'fine_labels'``, 0..99). Each row of ``b'data'`` is 1024 red, then 1024
+    green, then 1024 blue values, each plane row-major 32x32, so a reshape to [N, 3, 32, 32] is
+    the channels-first image.
     """
     path = Path(path)
-    batch = safe_unpickle(path, CIFAR_FORMAT)
+    if variant not in CIFAR_LABELS:
+        raise ValueError(f"variant must be one of {sorted(CIFAR_LABELS)}, got {variant!r}")
+    fmt = cifar_format(variant)
+    label_key, num_classes = CIFAR_LABELS[variant]
+    batch = safe_unpickle(path, fmt)
     if not isinstance(batch, dict):
-        raise DataError(f"{path}: pickle holds a {type(batch).__name__}; expected a {CIFAR_FORMAT}")
-    data, labels = _field(batch, "data"), _field(batch, "labels")
+        raise DataError(f"{path}: pickle holds a {type(batch).__name__}; expected a {fmt}")
+    data, labels = _field(batch, "data"), _field(batch, label_key)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         if data is None:
             got = "missing"
@@ -216,15 +234,16 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             got = f"a {data.dtype} array of shape {data.shape}"
         else:
             got = f"a {type(data).__name__}"
-        raise DataError(f"{path}: b'data' is {got}; expected a {CIFAR_FORMAT}")
+        raise DataError(f"{path}: b'data' is {got}; expected a {fmt}")
     if data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path}: b'data' has {data.shape[1]} columns; expected a {CIFAR_FORMAT}")
+        raise DataError(f"{path}: b'data' has {data.shape[1]} columns; expected a {fmt}")
     # Real files hold a list of Python ints; an array of integers is accepted too. Anything
     # else (floats, strings, ragged lists) is refused instead of silently truncated by a cast.
     y = np.asarray(labels) if isinstance(labels, (list, np.ndarray)) else np.empty(0, object)
     valid = y.dtype.kind in "iu" and y.shape == (data.shape[0],)
-    if not valid or (y.size > 0 and (y.min() < 0 or y.max() > 9)):
+    if not valid or (y.size > 0 and (y.min() < 0 or y.max() >= num_classes)):
         raise DataError(
-            f"{path}: b'labels' is not {data.shape[0]} ints in 0..9; expected a {CIFAR_FORMAT}"
+            f"{path}: b'{label_key}' is not {data.shape[0]} ints in 0..{num_classes - 1}; "
+            f"expected a {fmt}"
         )
     return data.reshape(-1, 3, 32, 32), y.astype(np.int64)

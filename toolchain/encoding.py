@@ -6,6 +6,8 @@ An encoder is a callable ``encoder(x, T, generator=None) -> [T, *x.shape]`` (DES
 - ``direct``: the analog image is the input current at every step, ``X[t] = x``.
 - ``poisson``: rate coding, ``X[t] ~ Bernoulli(x)`` independently per pixel and step, so the
   expected spike count of a pixel over ``T`` steps is ``T x`` with variance ``T x (1 - x)``.
+- ``spikes``: the samples already are spike trains ``[B, T, ...]`` (event-camera data binned
+  by :mod:`toolchain.data_events`); they are only put time-first, ``X[t] = x[:, t]``.
 
 Random draws take an optional ``torch.Generator``; the same seeded generator gives the same
 spikes. Draws happen on the generator's device and are moved to the data's, so a CPU seed means
@@ -22,7 +24,15 @@ import torch
 
 from hwsim.errors import ConfigError, DataError
 
-__all__ = ["ENCODERS", "Encoder", "brightness_shift", "direct", "get_encoder", "poisson"]
+__all__ = [
+    "ENCODERS",
+    "Encoder",
+    "brightness_shift",
+    "direct",
+    "get_encoder",
+    "poisson",
+    "spikes",
+]
 
 Encoder = Callable[..., torch.Tensor]
 
@@ -66,7 +76,23 @@ def poisson(x: torch.Tensor, T: int, generator: torch.Generator | None = None) -
     return (u < x).to(x.dtype)
 
 
-ENCODERS: MappingProxyType[str, Encoder] = MappingProxyType({"direct": direct, "poisson": poisson})
+def spikes(x: torch.Tensor, T: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Spike trains ``x [B, T, ...]`` of zeros and ones, time-first: ``[T, B, ...]`` (a view).
+
+    ``generator`` is accepted and unused. Raises :class:`DataError` for a train of another
+    length than ``T`` or values other than 0 and 1.
+    """
+    _check_steps(T)
+    if x.ndim < 2 or x.shape[1] != T:
+        raise DataError(f"spikes encoding: expected samples [B, T={T}, ...], got {tuple(x.shape)}")
+    if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+        raise DataError("spikes encoding: spike trains must hold only 0 and 1")
+    return x.transpose(0, 1)
+
+
+ENCODERS: MappingProxyType[str, Encoder] = MappingProxyType(
+    {"direct": direct, "poisson": poisson, "spikes": spikes}
+)
 
 
 def get_encoder(name: str) -> Encoder:

@@ -9,6 +9,7 @@ from any point:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,15 @@ class TrainedRun:
 def load_run_data(cfg: RunConfig) -> Dataset:
     d = cfg.data
     return load_dataset(
-        d.dataset, root=d.root, test_fraction=d.test_fraction, seed=d.seed, limit=d.limit
+        d.dataset,
+        root=d.root,
+        test_fraction=d.test_fraction,
+        seed=d.seed,
+        limit=d.limit,
+        T=cfg.train.T,  # the number of bins of an event dataset
+        image_size=d.image_size,
+        normalize=d.normalize,
+        downsample=d.downsample,
     )
 
 
@@ -65,7 +74,8 @@ def train_run(
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the reproducible run
     model = build_run_model(cfg, data)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / CONFIG, dump_config(cfg))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, the main process writes
+        atomic_write_text(run_dir / CONFIG, dump_config(cfg))
     result = fit(
         model,
         data,

@@ -1,6 +1,8 @@
-"""Training loop for time-first spiking networks.
+"""Training loop for time-first spiking networks, in one process or data-parallel in several.
 
-``fit(model, data, cfg)`` trains on an in-memory :class:`toolchain.data.Dataset`:
+``fit(model, data, cfg)`` trains on a :class:`toolchain.data.Dataset` through a DataLoader
+(:mod:`toolchain.loader`: workers, pinned memory, per-sample augmentations
+:mod:`toolchain.augment`):
 
 - optimiser SGD (momentum, weight decay) or Adam, with per-parameter-group settings chosen by
   parameter name (``param_groups``, :mod:`toolchain.optim`); learning rate with a linear
@@ -15,7 +17,19 @@
   ``mean_ce`` there means ``CE(o_t, y) / T`` per step;
 - evaluation in multi-step, eval mode; a progress bar with loss, accuracy and spike rate;
 - checkpoints that load with ``torch.load(weights_only=True)``, resume, seeding, CPU/CUDA
-  chosen automatically, and epoch callbacks (:class:`Callback`).
+  chosen automatically, and epoch callbacks (:class:`Callback`);
+- several processes (started by ``torchrun``, :mod:`toolchain.distributed`):
+  DistributedDataParallel (NCCL on GPUs, gloo on CPUs), each process taking ``batch_size /
+  W`` of every global batch; metrics reduced over the processes; the main process alone writes
+  the checkpoint and ``metrics.json`` (atomically) while the others wait. ``batch_size`` is the
+  *global* batch, so the learning-rate schedule and a checkpoint mean the same at any process
+  count, and a run resumes on a different number of processes. Online mode accumulates the
+  ``T`` per-step backwards under ``no_sync`` and all-reduces once, at the last step;
+- mixed precision (``amp``) on CUDA (bfloat16 where the GPU has it, else float16 with a
+  gradient scaler); on a CPU it is off, and the trainer says so;
+- a time budget (``time_limit_s``): training stops after the epoch in which it ran out, with a
+  checkpoint to resume from, as a cluster job with a wall-clock limit needs;
+- the torch thread count (``threads``; 0 chooses, :func:`toolchain.distributed.choose_threads`).
 
 The module protocol of :mod:`models.base` is honoured: ``reset_states`` before and
 ``finish_sequences`` after every sequence, ``apply_constraints`` after every optimiser step and
@@ -24,9 +38,11 @@ The module protocol of :mod:`models.base` is honoured: ``reset_states`` before a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -45,11 +61,16 @@ from models.base import (
     collect_extra_losses,
     finish_sequences,
     reset_states,
+    set_stats_group,
     set_step_mode,
 )
+from models.ei import EICircuit
 from models.neurons import LIF
-from toolchain.data import Dataset, iterate_batches
+from toolchain.augment import Augment, seeded_generator
+from toolchain.data import Dataset
+from toolchain.distributed import DistContext, all_reduce_sums, choose_threads, init_context
 from toolchain.encoding import ENCODERS, brightness_shift, get_encoder
+from toolchain.loader import BatchSet, EpochBatches, ShardBatches, make_loader
 from toolchain.optim import OPTIMIZERS, make_optimizer, parse_param_groups
 
 __all__ = [
@@ -92,7 +113,14 @@ class TrainConfig:
     device: str = "auto"
     progress: bool = True
     augment_brightness: float = 0.0
+    augment_crop: int = 0  # zero-padding of the random crop (4 for CIFAR); 0: off
+    augment_flip: bool = False  # random horizontal flip
+    augment_cutout: int = 0  # side of the cutout square (16 for CIFAR-10); 0: off
     eval_batch_size: int = 256
+    workers: int = 0  # DataLoader worker processes per training process
+    amp: bool = False  # mixed precision on CUDA (a no-op, with a message, on CPU)
+    threads: int = 0  # torch threads per process; 0: chosen from the CPU count
+    time_limit_s: float | None = None  # stop (resumably) after the epoch that exceeds it
 
     def __post_init__(self) -> None:
         checks = {
@@ -105,6 +133,7 @@ class TrainConfig:
         for key, (value, valid) in checks.items():
             if value not in valid:
                 raise ConfigError(f"train.{key} must be one of {valid}, got {value!r}")
+        Augment(self.augment_crop, bool(self.augment_flip), self.augment_cutout)  # checks
         for key in ("epochs", "batch_size", "T", "eval_batch_size"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"train.{key} must be >= 1, got {getattr(self, key)}")
@@ -112,10 +141,16 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.tet_lambda <= 1.0:
             raise ConfigError(f"train.tet_lambda must be in [0, 1], got {self.tet_lambda}")
-        for key in ("warmup_epochs", "augment_brightness"):
+        for key in ("warmup_epochs", "augment_brightness", "workers", "threads"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
         parse_param_groups(self.param_groups, self.optimizer)  # raises naming the bad key
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ConfigError(f"train.time_limit_s must be > 0 or null, got {self.time_limit_s}")
+
+    @property
+    def augment(self) -> Augment:
+        return Augment(self.augment_crop, bool(self.augment_flip), self.augment_cutout)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -226,62 +261,109 @@ def _add_extra(loss: torch.Tensor, model: nn.Module) -> torch.Tensor:
 
 
 def _prepare(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, device) -> torch.Tensor:
+    """A batch of samples -> the network's input sequence ``[T, B, ...]`` on ``device``."""
+    x = x.to(device, non_blocking=True)
     if cfg.augment_brightness > 0:
         x = brightness_shift(x, cfg.augment_brightness, generator=gen)
-    return get_encoder(cfg.encoding)(x, cfg.T, generator=gen).to(device)
+    return get_encoder(cfg.encoding)(x, cfg.T, generator=gen)
 
 
-def _train_batch(model, x_seq, y, cfg, optimizer) -> tuple[float, torch.Tensor]:
+@dataclass(frozen=True)
+class _Step:
+    """How one optimiser step runs: ``runner`` is the DDP wrapper (or the model itself),
+    ``scaler`` a GradScaler for float16 AMP, ``autocast`` the AMP context factory."""
+
+    runner: nn.Module
+    scaler: torch.amp.GradScaler | None = None
+    autocast: object = contextlib.nullcontext
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            optimizer.step()
+        else:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+
+    def no_sync(self, last: bool):
+        """DDP's ``no_sync`` for every backward of a batch but its ``last``: the gradients
+        accumulate locally and are all-reduced once, by the last backward."""
+        if last or not hasattr(self.runner, "no_sync"):
+            return contextlib.nullcontext()
+        return self.runner.no_sync()
+
+
+def _train_batch(model, x_seq, y, cfg, optimizer, run: _Step | None = None):
     """One optimiser step on one batch; returns (loss, summed output over time)."""
+    run = run or _Step(model)
     optimizer.zero_grad(set_to_none=True)
     reset_states(model)
     if cfg.mode == "bptt":
-        out = model(x_seq)
-        loss = _add_extra(sequence_loss(out, y, cfg), model)
-        loss.backward()
-        total, out_sum = float(loss.detach()), out.detach().sum(0)
+        with run.autocast():
+            out = run.runner(x_seq)
+            loss = _add_extra(sequence_loss(out.float(), y, cfg), model)
+        run.backward(loss)
+        total, out_sum = float(loss.detach()), out.detach().float().sum(0)
     else:
         set_step_mode(model, "s")
         total, out_sum = 0.0, None
         try:
             for t in range(cfg.T):
-                out_t = model(x_seq[t])
-                loss_t = _add_extra(step_loss(out_t, y, cfg), model)
-                loss_t.backward()  # per-step backward: the graph of step t is freed here
+                # the forward too must be inside no_sync, or DDP prepares an all-reduce
+                with run.no_sync(last=t == cfg.T - 1), run.autocast():
+                    out_t = run.runner(x_seq[t])
+                    loss_t = _add_extra(step_loss(out_t.float(), y, cfg), model)
+                    run.backward(loss_t)  # per-step backward: the graph of step t is freed here
                 total += float(loss_t.detach())
-                o = out_t.detach()
+                o = out_t.detach().float()
                 out_sum = o if out_sum is None else out_sum + o
         finally:
             set_step_mode(model, "m")
     finish_sequences(model)
-    optimizer.step()
+    run.step(optimizer)
     apply_constraints(model)
     return total, out_sum
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> dict:
+def evaluate(
+    model: nn.Module, x, y: torch.Tensor, cfg: TrainConfig, ctx: DistContext | None = None
+) -> dict:
     """Accuracy, loss and spike rate of ``model`` (eval mode, multi-step) on ``(x, y)``.
 
     Poisson encoding and the brightness shift draw from a generator seeded with ``cfg.seed``,
-    so evaluation is reproducible.
+    so evaluation is reproducible. With several processes (``ctx``) each evaluates every
+    ``W``-th sample and the sums are all-reduced: every process returns the whole set's numbers.
     """
+    ctx = ctx or DistContext()
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     set_step_mode(model, "m")
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    gen = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * ctx.rank)
+    sampler = ShardBatches(len(y), cfg.eval_batch_size, ctx.world, ctx.rank)
+    loader = make_loader(BatchSet(x, y), sampler, cfg.workers, device.type == "cuda")
     correct, loss_sum, n = 0, 0.0, 0
     with SpikeRateMeter(model) as meter:
-        for xb, yb in iterate_batches(x, y, cfg.eval_batch_size, shuffle=False):
+        for xb, yb in loader:
             reset_states(model)
-            out = model(_prepare(xb, cfg, gen, device))
+            out = model(_prepare(xb, cfg, gen, device)).float()
             yb = yb.to(device)
             loss_sum += float(sequence_loss(out, yb, cfg)) * len(yb)
             correct += int((out.sum(0).argmax(-1) == yb).sum())
             n += len(yb)
     model.train(was_training)
-    return {"accuracy": correct / n, "loss": loss_sum / n, "spike_rate": meter.rate}
+    correct, loss_sum, n, spikes, count = all_reduce_sums(
+        [correct, loss_sum, n, meter.spikes, meter.count], ctx, _reduce_device(device)
+    )
+    return {"accuracy": correct / n, "loss": loss_sum / n, "spike_rate": spikes / max(count, 1)}
+
+
+def _reduce_device(device: torch.device):
+    """NCCL reduces CUDA tensors, gloo CPU ones."""
+    return device if device.type == "cuda" else None
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
@@ -315,6 +397,71 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         ) from exc
 
 
+def _say(ctx: DistContext, message: str) -> None:
+    if ctx.main:
+        print(f"spikefold train: {message}", file=sys.stderr)
+
+
+def _check_data(model: nn.Module, data: Dataset, cfg: TrainConfig, ctx: DistContext) -> None:
+    if cfg.mode == "online":
+        offline = [n for n, m in model.named_modules() if isinstance(m, LIF) and not m.online]
+        if offline:
+            raise ConfigError(
+                "train.mode=online needs online LIF neurons (no gradient through time; "
+                f"model option neuron.online: true), but these are not: {offline[:5]}"
+            )
+    if (data.encoding == "spikes") != (cfg.encoding == "spikes"):
+        raise ConfigError(
+            f"dataset {data.name!r} holds {data.encoding}: set train.encoding to "
+            + ("'spikes'" if data.encoding == "spikes" else "'direct' or 'poisson'")
+        )
+    if data.encoding == "spikes" and data.T != cfg.T:
+        raise ConfigError(f"dataset {data.name!r} is binned into {data.T} steps, train.T={cfg.T}")
+    if cfg.batch_size % ctx.world:
+        raise ConfigError(
+            f"train.batch_size={cfg.batch_size} (the global batch) must be a multiple of the "
+            f"number of processes, {ctx.world}"
+        )
+
+
+def _amp(cfg: TrainConfig, device: torch.device, ctx: DistContext):
+    """(autocast factory, GradScaler or None) for ``cfg.amp`` on ``device``."""
+    if not cfg.amp:
+        return contextlib.nullcontext, None
+    if device.type != "cuda":
+        _say(ctx, "train.amp is on but AMP needs CUDA; training in float32 on the CPU")
+        return contextlib.nullcontext, None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    _say(ctx, f"mixed precision: {dtype} autocast")
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
+
+
+def _ei_init_pass(model: nn.Module, x, cfg: TrainConfig, device) -> None:
+    """E-I Init (TECHNIQUES.md section 2) of every uninitialised E-I layer, from the first
+    global batch ``x``, in an eval-mode forward that changes nothing else (OSR, OTS and AdaLi
+    record statistics in training mode only). Every process runs it on the same batch with the
+    same generator state, so all start from the weights a one-process run computes."""
+    if all(bool(m.initialised) for m in model.modules() if isinstance(m, EICircuit)):
+        return
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.eval()
+    set_step_mode(model, "m")
+    reset_states(model)
+    with torch.no_grad():
+        model(_prepare(x, cfg, gen, device))
+    reset_states(model)
+    model.train()
+
+
+_ENCODING_STREAM = 1  # a fourth key: never the (seed, epoch, index) of an augmentation draw
+
+
+def _epoch_generator(cfg: TrainConfig, epoch: int, ctx: DistContext) -> torch.Generator:
+    """The generator of an epoch's encoding and brightness draws, one stream per process."""
+    return seeded_generator(cfg.seed, epoch, ctx.rank, _ENCODING_STREAM)
+
+
 def fit(
     model: nn.Module,
     data: Dataset,
@@ -327,26 +474,34 @@ def fit(
     """Train ``model`` on ``data``; returns ``{"history", "test_accuracy", ...}``.
 
     With ``run_dir`` a checkpoint (``checkpoint.pt``) and ``metrics.json`` are written after
-    every epoch; with ``resume=True`` training continues from the checkpoint there. ``meta``
-    (plain JSON-like values, e.g. the model config) is stored in the checkpoint.
+    every epoch; with ``resume=True`` training continues from the checkpoint there (written by
+    any number of processes). ``meta`` (plain JSON-like values, e.g. the model config) is
+    stored in the checkpoint. Started by ``torchrun``, it trains data-parallel (module
+    docstring); every process returns the same result.
     """
-    if cfg.mode == "online":
-        offline = [n for n, m in model.named_modules() if isinstance(m, LIF) and not m.online]
-        if offline:
-            raise ConfigError(
-                "train.mode=online needs online LIF neurons (no gradient through time; "
-                f"model option neuron.online: true), but these are not: {offline[:5]}"
-            )
     device = select_device(cfg.device)
-    gen = seed_everything(cfg.seed)
+    ctx = init_context(device.type)
+    if ctx.active and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+    threads, why = choose_threads(cfg.threads, ctx)
+    torch.set_num_threads(threads)
+    _say(ctx, f"{ctx.world} process(es) on {device.type}, {threads} torch thread(s) each ({why})")
+    _check_data(model, data, cfg, ctx)
+    seed_everything(cfg.seed)
     model.to(device)
+    train_set = BatchSet(data.x_train, data.y_train, cfg.augment, cfg.seed)
+    sampler = EpochBatches(len(data.y_train), cfg.batch_size // ctx.world, ctx.world, ctx.rank,
+                           cfg.seed)  # fmt: skip
+    loader = make_loader(train_set, sampler, cfg.workers, device.type == "cuda")
     optimizer = make_optimizer(model, cfg)
-    iters_per_epoch = math.ceil(len(data.y_train) / cfg.batch_size)
-    total_iters = cfg.epochs * iters_per_epoch
+    iters_per_epoch = len(sampler)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        _lr_lambda(total_iters, round(cfg.warmup_epochs * iters_per_epoch), cfg.schedule),
+        _lr_lambda(
+            cfg.epochs * iters_per_epoch, round(cfg.warmup_epochs * iters_per_epoch), cfg.schedule
+        ),  # fmt: skip
     )
+    autocast, scaler = _amp(cfg, device, ctx)
     history: list[dict] = []
     start_epoch = 1
     run_path = Path(run_dir) if run_dir is not None else None
@@ -357,80 +512,119 @@ def fit(
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        gen.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
+        _say(
+            ctx,
+            f"resumed after epoch {start_epoch - 1} (saved by {ckpt.get('world', 1)} process(es))",
+        )
+    else:
+        first = EpochBatches(len(data.y_train), cfg.batch_size, 1, 0, cfg.seed)
+        first.set_epoch(1)
+        _ei_init_pass(model, train_set[next(iter(first))][0], cfg, device)
+    runner = model
+    if ctx.active:
+        set_stats_group(model, torch.distributed.group.WORLD)
+        ids = [device.index] if device.type == "cuda" else None
+        runner = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    run = _Step(runner, scaler, autocast)
     t_start = time.perf_counter()
-    for epoch in range(start_epoch, cfg.epochs + 1):
-        for cb in callbacks:
-            cb.on_epoch_start(epoch, model)
-        model.train()
-        loss_sum, correct, n = 0.0, 0, 0
-        batches = iterate_batches(
-            data.x_train, data.y_train, cfg.batch_size, shuffle=True, generator=gen
-        )
-        bar = tqdm(
-            batches,
-            total=iters_per_epoch,
-            desc=f"epoch {epoch}/{cfg.epochs}",
-            disable=not cfg.progress,
-            leave=False,
-        )
-        with SpikeRateMeter(model) as meter:
-            for xb, yb in bar:
-                yb = yb.to(device)
-                x_seq = _prepare(xb, cfg, gen, device)
-                loss, out_sum = _train_batch(model, x_seq, yb, cfg, optimizer)
-                scheduler.step()
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(epoch, loss)
-                loss_sum += loss * len(yb)
-                correct += int((out_sum.argmax(-1) == yb).sum())
-                n += len(yb)
-                bar.set_postfix(
-                    loss=f"{loss_sum / n:.3f}",
-                    acc=f"{correct / n:.3f}",
-                    rate=f"{meter.rate:.3f}",
-                    refresh=False,  # the bar redraws at its own interval, with the right count
+    try:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            metrics = _train_epoch(model, run, loader, sampler, optimizer, scheduler, cfg, ctx,
+                                   epoch, callbacks, device)  # fmt: skip
+            test = evaluate(model, data.x_test, data.y_test, cfg, ctx)
+            metrics.update({f"test_{k}": v for k, v in test.items()})
+            for cb in callbacks:
+                metrics.update(cb.on_epoch_end(epoch, model, metrics) or {})
+            metrics["wall_seconds"] = time.perf_counter() - t_start
+            history.append(metrics)
+            if cfg.progress and ctx.main:
+                tqdm.write(
+                    f"epoch {epoch}: loss {metrics['train_loss']:.4f} "
+                    f"train {metrics['train_accuracy']:.3f} test {metrics['test_accuracy']:.3f} "
+                    f"rate {metrics['test_spike_rate']:.3f}"
                 )
-        metrics = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n,
-            "train_accuracy": correct / n,
-            "train_spike_rate": meter.rate,
-            "lr": optimizer.param_groups[0]["lr"],
-        }
-        test = evaluate(model, data.x_test, data.y_test, cfg)
-        metrics.update({f"test_{k}": v for k, v in test.items()})
-        for cb in callbacks:
-            metrics.update(cb.on_epoch_end(epoch, model, metrics) or {})
-        metrics["wall_seconds"] = time.perf_counter() - t_start
-        history.append(metrics)
-        if cfg.progress:
-            tqdm.write(
-                f"epoch {epoch}: loss {metrics['train_loss']:.4f} "
-                f"train {metrics['train_accuracy']:.3f} test {metrics['test_accuracy']:.3f} "
-                f"rate {metrics['test_spike_rate']:.3f}"
-            )
-        if run_path is not None:
-            save_checkpoint(
-                run_path / CHECKPOINT,
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                generator=gen.get_state(),
-                torch_rng=torch.get_rng_state(),
-                epoch=epoch,
-                history=history,
-                config=asdict(cfg),
-                meta=dict(meta or {}),
-            )
-            atomic_write_text(run_path / METRICS, json.dumps(history, indent=2))
+            if run_path is not None:
+                _write_epoch(run_path, model, optimizer, scheduler, epoch, history, cfg, meta, ctx)
+            if _out_of_time(cfg, t_start, ctx, device) and epoch < cfg.epochs:
+                _say(ctx, f"train.time_limit_s reached after epoch {epoch}; resume with --resume")
+                break
+    finally:
+        set_stats_group(model, None)
     final = history[-1] if history else {}
     return {
         "history": history,
         "test_accuracy": final.get("test_accuracy"),
         "train_accuracy": final.get("train_accuracy"),
-        "epochs": cfg.epochs,
+        "epochs": len(history),
     }
+
+
+def _train_epoch(model, run, loader, sampler, optimizer, scheduler, cfg, ctx, epoch, callbacks,
+                 device) -> dict:  # fmt: skip
+    for cb in callbacks:
+        cb.on_epoch_start(epoch, model)
+    model.train()
+    sampler.set_epoch(epoch)
+    gen = _epoch_generator(cfg, epoch, ctx)
+    loss_sum, correct, n = 0.0, 0, 0
+    bar = tqdm(loader, total=len(sampler), desc=f"epoch {epoch}/{cfg.epochs}",
+               disable=not (cfg.progress and ctx.main), leave=False)  # fmt: skip
+    with SpikeRateMeter(model) as meter:
+        for xb, yb in bar:
+            yb = yb.to(device, non_blocking=True)
+            loss, out_sum = _train_batch(model, _prepare(xb, cfg, gen, device), yb, cfg,
+                                         optimizer, run)  # fmt: skip
+            scheduler.step()
+            if not math.isfinite(loss):
+                raise TrainingDiverged(epoch, loss)
+            loss_sum += loss * len(yb)
+            correct += int((out_sum.argmax(-1) == yb).sum())
+            n += len(yb)
+            bar.set_postfix(
+                loss=f"{loss_sum / n:.3f}",
+                acc=f"{correct / n:.3f}",
+                rate=f"{meter.rate:.3f}",
+                refresh=False,  # the bar redraws at its own interval, with the right count
+            )
+    loss_sum, correct, n, spikes, count = all_reduce_sums(
+        [loss_sum, correct, n, meter.spikes, meter.count], ctx, _reduce_device(device)
+    )
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum / n,
+        "train_accuracy": correct / n,
+        "train_spike_rate": spikes / max(count, 1),
+        "lr": optimizer.param_groups[0]["lr"],
+    }
+
+
+def _write_epoch(run_path, model, optimizer, scheduler, epoch, history, cfg, meta, ctx) -> None:
+    """The main process writes the checkpoint and metrics (atomically); the others wait, so no
+    process starts the next epoch, or returns, before the files are complete."""
+    if ctx.main:
+        save_checkpoint(
+            run_path / CHECKPOINT,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            torch_rng=torch.get_rng_state(),
+            epoch=epoch,
+            history=history,
+            config=asdict(cfg),
+            meta=dict(meta or {}),
+            world=ctx.world,
+        )
+        atomic_write_text(run_path / METRICS, json.dumps(history, indent=2))
+    if ctx.active:
+        torch.distributed.barrier()
+
+
+def _out_of_time(cfg: TrainConfig, t_start: float, ctx: DistContext, device) -> bool:
+    """Whether the time budget is spent; the processes agree (any one over stops all)."""
+    if cfg.time_limit_s is None:
+        return False
+    over = time.perf_counter() - t_start > cfg.time_limit_s
+    return all_reduce_sums([float(over)], ctx, _reduce_device(device))[0] > 0
