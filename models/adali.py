@@ -47,6 +47,7 @@ __all__ = [
     "adali_window",
     "adali_surrogates",
     "set_adali_window",
+    "adali_counts",
     "adali_density",
     "reset_adali_meters",
 ]
@@ -190,12 +191,17 @@ def set_adali_window(net: nn.Module, v_minus: float, v_plus: float) -> int:
     return len(mods)
 
 
+def adali_counts(net: nn.Module) -> tuple[int, int]:
+    """``(inside, total)``: membrane potentials inside the window and all of them, pooled over
+    every AdaLi surrogate of ``net`` since the last reset (sums, so processes can add theirs)."""
+    mods = adali_surrogates(net)
+    return sum(m.inside for m in mods), sum(m.total for m in mods)
+
+
 def adali_density(net: nn.Module) -> float:
     """Compute density pooled over every AdaLi surrogate of ``net`` since the last reset
     (NaN if nothing was counted)."""
-    mods = adali_surrogates(net)
-    inside = sum(m.inside for m in mods)
-    total = sum(m.total for m in mods)
+    inside, total = adali_counts(net)
     return inside / total if total else float("nan")
 
 

@@ -164,21 +164,19 @@ def batch_moments(
     """Mean and biased variance of ``x`` over ``dims``, over the processes of ``group``.
 
     ``group=None``: ``x.mean(dims)``, ``x.var(dims, unbiased=False)``. Otherwise the sums
-    ``Σx`` and ``Σx²`` and the count are all-reduced and ``var = Σx²/n - mean²``; the sums go
-    through ``torch.distributed.nn.functional.all_reduce``, whose backward all-reduces the
-    gradient, so every process's input gets the gradient of the global statistics (what
-    SyncBatchNorm does).
+    ``Σx`` and ``Σx²`` and the count are all-reduced and ``var = Σx²/n - mean²``; the backward of the sums
+    all-reduces their gradient, so every process's input gets the gradient of the global
+    statistics (what SyncBatchNorm does).
     """
     if group is None:
         return x.mean(dim=dims), x.var(dim=dims, unbiased=False)
     import torch.distributed as dist
-    from torch.distributed.nn.functional import all_reduce
 
     count = torch.tensor(float(x.numel() // max(1, _kept_numel(x, dims))), dtype=x.dtype,
                          device=x.device)  # fmt: skip
     dist.all_reduce(count, group=group)
     sums = torch.stack([x.sum(dim=dims), (x * x).sum(dim=dims)])
-    sums = all_reduce(sums, group=group) if torch.is_grad_enabled() else _reduced(sums, group)
+    sums = _AllReduceSum.apply(sums, group)
     mean = sums[0] / count
     return mean, (sums[1] / count - mean * mean).clamp_min(0.0)
 
@@ -191,9 +189,23 @@ def _kept_numel(x: torch.Tensor, dims: list[int]) -> int:
     return n
 
 
-def _reduced(t: torch.Tensor, group) -> torch.Tensor:
-    import torch.distributed as dist
+class _AllReduceSum(torch.autograd.Function):
+    """``Σ_processes t``; the gradient of every process's ``t`` is ``Σ_processes grad``: each
+    process's loss depends on every process's ``t`` through the sum."""
 
-    t = t.clone()
-    dist.all_reduce(t, group=group)
-    return t
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, group) -> torch.Tensor:
+        import torch.distributed as dist
+
+        ctx.group = group
+        t = t.clone()
+        dist.all_reduce(t, group=group)
+        return t
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        import torch.distributed as dist
+
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, group=ctx.group)
+        return grad, None

@@ -5,7 +5,9 @@ at the start of epoch ``k`` it sets the window ``[V⁻_k, V⁺_k]`` of every Ada
 model from the linear or logarithmic schedule over ``N = num_epochs`` epochs and clears their
 compute-density meters; at the end of the epoch it returns the logged metrics
 ``adali_compute_density`` (fraction of the training membrane potentials inside the window,
-pooled over all AdaLi layers), ``adali_v_minus`` and ``adali_v_plus``.
+pooled over all AdaLi layers and, in a data-parallel run, over all processes),
+``adali_v_minus`` and ``adali_v_plus``. The window depends on the epoch only, so every process
+sets the same one.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from torch import nn
 from hwsim.errors import ConfigError
 from models.adali import (
     SCHEDULES,
-    adali_density,
+    adali_counts,
     adali_surrogates,
     adali_window,
     reset_adali_meters,
     set_adali_window,
 )
+from toolchain.distributed import all_reduce_sums, init_context
 from toolchain.train import Callback
 
 __all__ = ["AdaLiCallback"]
@@ -65,8 +68,14 @@ class AdaLiCallback(Callback):
 
     def on_epoch_end(self, epoch: int, model: nn.Module, metrics: dict) -> dict:
         v_minus, v_plus = self.window if self.window is not None else (float("nan"),) * 2
+        device = next(model.parameters()).device
+        inside, total = all_reduce_sums(
+            list(adali_counts(model)),
+            init_context(device.type),
+            device if device.type == "cuda" else None,
+        )
         return {
-            "adali_compute_density": adali_density(model),
+            "adali_compute_density": inside / total if total else float("nan"),
             "adali_v_minus": v_minus,
             "adali_v_plus": v_plus,
         }

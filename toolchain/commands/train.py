@@ -1,4 +1,10 @@
-"""``spikefold train``: train from a config file and/or flags into ``runs/<name>/``."""
+"""``spikefold train``: train from a config file and/or flags into ``runs/<name>/``.
+
+``--nproc N`` trains data-parallel in ``N`` processes on this machine: the command starts
+itself again under torch's launcher (``torchrun --standalone --nproc-per-node N -m
+toolchain.cli train ...``, which a user may also type, e.g. with ``--nnodes`` for several
+machines); see docs/reproducing.md.
+"""
 
 from __future__ import annotations
 
@@ -48,9 +54,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", default="runs", help="root directory of run directories")
     p.add_argument("--resume", action="store_true", help="continue from RUNS/NAME/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train data-parallel in N processes on this machine (torch's launcher: one per "
+        "GPU with NCCL, or CPU processes with gloo)",
+    )
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    if args.nproc < 1:
+        from hwsim.errors import ConfigError
+
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from toolchain.distributed import launch
+
+        return launch(args.nproc, _without_nproc(sys.argv[1:]))
     from toolchain.pipeline import train_run
 
     raw = load_config(args.config) if args.config else {}
@@ -65,5 +102,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = RunConfig.from_dict(raw)
     trained = train_run(cfg, runs_root=args.runs, resume=args.resume)
     summary = {k: trained.result[k] for k in ("test_accuracy", "train_accuracy", "epochs")}
-    print(json.dumps({"run_dir": str(trained.run_dir), **summary}, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # one summary from a data-parallel run
+        print(json.dumps({"run_dir": str(trained.run_dir), **summary}, indent=2))
     return 0
