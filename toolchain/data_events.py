@@ -6,7 +6,9 @@ per pixel and bin) and turned into a **binary spike train** ``[T, P, H, W]`` (``
 SHD): **[choice]** a pixel spikes in bin ``t`` when it saw at least one event of that polarity
 there, because the hardware's ``spikes`` input carries 0/1 events, not counts. Optionally
 ``tonic.transforms.Downsample(spatial_factor=...)`` first shrinks the sensor (CIFAR10-DVS is
-usually trained at 48x48, DVS Gesture at 32x32 or 64x64).
+usually trained at 48x48, DVS Gesture at 32x32 or 64x64). tonic's time bins are half-open,
+``[t₀ + k·w, t₀ + (k+1)·w)`` with ``w = (t_last - t₀)/T``, so the recording's very last event
+falls in no bin (tonic 1.7.0; the tests pin it).
 
 :class:`EventFrames` is lazy, like :class:`toolchain.data_images.ImageFiles`: it has the
 ``shape`` ``[N, T, *frame]`` of the tensor it stands for and indexing reads and bins only the

@@ -200,7 +200,9 @@ def lava_crosscheck(graph, x: np.ndarray, samples: int, seed: int = 0) -> dict:
     from toolchain.fold import to_lava_timing
 
     g = graph if graph.metadata.timing == "lava" else to_lava_timing(graph)
-    inputs = encode_inputs(g, x[:samples], np.random.default_rng(seed))
+    spikes = g.nodes[g.input_names()[0]].encoding == "spikes"  # samples on axis 1 of [T, N, ...]
+    head = x[:, :samples] if spikes else x[:samples]
+    inputs = encode_inputs(g, head, np.random.default_rng(seed))
     rec = needed_records(g)
     t0 = time.perf_counter()
     lava = count_result(g, run_lava_steps(g, inputs, record=rec))
@@ -265,11 +267,8 @@ def make_report(
     timings = _timings(timing, g.metadata.timing, exported)
     cfg = RunConfig.from_dict(load_config(run_dir / rundir.CONFIG))
     data = load_run_data(cfg)
-    x = data.x_test[:n].numpy().astype(np.float64)
+    x = data.inputs("test", n)  # frames [n, ...] or spike trains [T, n, ...]
     y = data.y_test[:n].numpy()
-    (inp,) = g.input_names()
-    if g.nodes[inp].encoding == "spikes":
-        raise ConfigError(f"input {inp!r} takes spike trains; a dataset of frames cannot feed it")
     runs, t0 = [], time.perf_counter()
     for t in timings:
         gt = to_lava_timing(g) if t == "lava" else g

@@ -38,19 +38,18 @@ __all__ = [
 
 from toolchain.rundir import VERIFY_JSON
 
-_TORCH_ENCODING = {"direct": "direct", "rate": "poisson"}
+_TORCH_ENCODING = {"direct": "direct", "rate": "poisson", "spikes": "spikes"}
 
 
 def encode_sequence(
     x: torch.Tensor, graph: HardwareGraph, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """The input sequence ``[T, B, ...]`` the torch network sees for frames ``x [B, ...]``,
-    by the graph's Input encoding (``direct`` repeats the frame, ``rate`` draws Bernoulli
-    spikes with ``generator``, i.e. :mod:`toolchain.encoding`'s ``poisson``)."""
+    """The input sequence ``[T, B, ...]`` the torch network sees for samples ``x``, by the
+    graph's Input encoding: ``direct`` repeats the frame ``x [B, ...]``, ``rate`` draws Bernoulli
+    spikes with ``generator`` (:mod:`toolchain.encoding`'s ``poisson``), ``spikes`` puts the
+    spike trains ``x [B, T, ...]`` time-first."""
     (name,) = graph.input_names()
     enc = graph.nodes[name].encoding
-    if enc not in _TORCH_ENCODING:
-        raise ConfigError(f"input {name!r}: encoding {enc!r} takes spike trains, not frames")
     return get_encoder(_TORCH_ENCODING[enc])(x, graph.metadata.T, generator=generator)
 
 
@@ -151,7 +150,8 @@ def run_rung1(
     max_accuracy_drop: float = 0.01,
 ) -> RungResult:
     """Rung 1: ``fold`` (a FoldResult or float graph) against ``quant`` (a QuantResult or
-    fixed graph) on frames ``x [N, ...]`` with labels ``y``; rate draws seeded by ``seed``."""
+    fixed graph) on ``x`` as hwsim takes it (frames ``[N, ...]``, spike trains ``[T, N, ...]``)
+    with labels ``y``; rate draws seeded by ``seed``."""
     return rung1(
         _graph(fold),
         _graph(quant),
@@ -187,7 +187,7 @@ def verify_run(
     if not rungs or not set(rungs) <= set(need):
         raise ConfigError(f"verify_run runs rungs 0 and 1; got {tuple(rungs)}")
     model, _cfg, data = load_trained(run_dir)
-    x, y = data.x_test[:n], data.y_test[:n]
+    x, y = torch.as_tensor(data.x_test[:n]), data.y_test[:n]
     for r in rungs:
         for f in need[r]:
             if not (run_dir / f).exists():
@@ -204,6 +204,9 @@ def verify_run(
         results.append(run_rung0(model, fold, x, batch_size=batch_size, generator=gen))
     if 1 in rungs:
         graph_fixed = load_graph(run_dir / GRAPH_FIXED)
-        results.append(run_rung1(graph_float, graph_fixed, x, y, batch_size=batch_size, seed=seed))
+        x_hw = data.inputs("test", n)  # spike trains time-first, as hwsim takes them
+        results.append(
+            run_rung1(graph_float, graph_fixed, x_hw, y, batch_size=batch_size, seed=seed)
+        )
     write_verify_json(run_dir / VERIFY_JSON, results)
     return results

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from toolchain.verify import VERIFY_JSON
 
     _model, _cfg, data = load_trained(run_dir)
-    x, y = np.asarray(data.x_test[: args.n]), np.asarray(data.y_test[: args.n])
+    x, y = data.inputs("test", args.n), np.asarray(data.y_test[: args.n])
     gen = np.random.default_rng
     if graph.metadata.format == "fixed":
         fixed = rung2_fixed(graph, x, generator=gen(args.seed), spec=spec, labels=y, progress=True)

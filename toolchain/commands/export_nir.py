@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from toolchain.verify import VERIFY_JSON
 
     _model, _cfg, data = load_trained(run_dir)
-    x = data.x_test[: args.n].numpy()
+    x = data.inputs("test", args.n)
     res = rung4(
         graph,
         x,

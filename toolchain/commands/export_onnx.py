@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     graph = graphs.get("fixed", graphs.get("float", graphs.get("given")))
     _model, _cfg, data = load_trained(run_dir)
-    x, y = data.x_test[: args.n].numpy(), data.y_test[: args.n].numpy()
+    x, y = data.inputs("test", args.n), data.y_test[: args.n].numpy()
     res = rung3(
         graph,
         x,

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"--n must be positive, got {args.n}")
     _model, _cfg, data = load_trained(run_dir)
-    x, y = np.asarray(data.x_test[: args.n]), np.asarray(data.y_test[: args.n])
+    x, y = data.inputs("test", args.n), np.asarray(data.y_test[: args.n])
     lifs = [p.node for p in spec.processes.values() if p.role == "neuron"]
     print(f"Lava {spec.select_tag}: {source}, {len(spec.processes)} processes, {len(y)} samples")
     res = run_lava(

@@ -39,11 +39,8 @@ def run(args: argparse.Namespace) -> int:
         from toolchain.fold import to_lava_timing
 
         graph = to_lava_timing(graph)
-    (inp,) = graph.input_names()
-    if graph.nodes[inp].encoding == "spikes":
-        raise ConfigError(f"input {inp!r} takes spike trains; a dataset of frames cannot feed it")
-    data = load_dataset(args.dataset, root=args.data_root)
-    x, y = data.x_test[: args.n].numpy(), data.y_test[: args.n].numpy()
+    data = load_dataset(args.dataset, root=args.data_root, T=graph.metadata.T)
+    x, y = data.inputs("test", args.n), data.y_test[: args.n].numpy()
     start = time.perf_counter()
     res = simulate_dataset(
         graph,

@@ -7,8 +7,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
-
 from hwsim.graph import EICircuit
 from hwsim.io import atomic_write_text, save_graph
 from toolchain.fold.calibrate import calibrate_floor
@@ -40,7 +38,7 @@ def fold_run(
     meta = dataclasses.replace(res.graph.metadata, origin=origin)
     graph = dataclasses.replace(res.graph, metadata=meta)
     if ei_floor is not None:
-        calib = data.x_train[:calib_samples].numpy().astype(np.float64)
+        calib = data.inputs("train", calib_samples)
         graph = calibrate_floor(graph, calib, quantile=ei_floor)
     rules = check_design_rules(graph, "hwsim")
     save_graph(graph, run_dir / GRAPH_FLOAT)

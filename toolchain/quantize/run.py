@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from hwsim.errors import ConfigError
 from hwsim.io import atomic_write_text, load_graph, save_graph
 from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
@@ -44,7 +42,7 @@ def quantize_run(
         raise ConfigError(f"calib_samples must be >= 1, got {calib_samples}")
     graph = load_graph(path)
     data = load_run_data(RunConfig.from_dict(load_config(run_dir / CONFIG)))
-    calib = data.x_train[:calib_samples].numpy().astype(np.float64)
+    calib = data.inputs("train", calib_samples)
     res = quantize(
         graph,
         calib,
