@@ -164,9 +164,9 @@ def batch_moments(
     """Mean and biased variance of ``x`` over ``dims``, over the processes of ``group``.
 
     ``group=None``: ``x.mean(dims)``, ``x.var(dims, unbiased=False)``. Otherwise the sums
-    ``Σx`` and ``Σx²`` and the count are all-reduced and ``var = Σx²/n - mean²``; the backward of the sums
-    all-reduces their gradient, so every process's input gets the gradient of the global
-    statistics (what SyncBatchNorm does).
+    ``Σx`` and ``Σx²`` and the count are all-reduced and ``var = Σx²/n - mean²``; the
+    backward of the sums all-reduces their gradient, so every process's input gets the
+    gradient of the global statistics (what SyncBatchNorm does).
     """
     if group is None:
         return x.mean(dim=dims), x.var(dim=dims, unbiased=False)

@@ -145,7 +145,8 @@ class EventFrames:
         transforms = []
         if downsample != 1 and h > 1:
             transforms.append(tt.Downsample(spatial_factor=downsample))
-            w, h = int(w * downsample), int(h * downsample)
+            # Downsample floors x * factor: the largest coordinate is floor((w - 1) * factor)
+            w, h = (int((s - 1) * downsample) + 1 for s in (w, h))
         self.sensor_size = (w, h, p)
         transforms.append(tt.ToFrame(sensor_size=self.sensor_size, n_time_bins=self.T))
         self.transform = tt.Compose(transforms)

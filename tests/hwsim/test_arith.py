@@ -430,6 +430,7 @@ def test_ei_step_fixed_matches_reference(data, n_e, n_i):
     acc_ee = ints(0, 2**24, 2 * n_e).reshape(2, n_e)
     acc_ie = ints(0, 2**12, 2 * n_i).reshape(2, n_i)
     acc_ie[1] = 0  # a sample whose denominator is all zero: current = b_E
+
     def step(variant):
         return arith.ei_step_fixed(
             acc_ee,
