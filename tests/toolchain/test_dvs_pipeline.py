@@ -5,7 +5,6 @@ Lava bit-exact, hwsim <-> onnxruntime bit-exact), then reported."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
