@@ -23,7 +23,14 @@ from toolchain.config import RunConfig, dump_config, load_config
 from toolchain.data import Dataset, load_dataset
 from toolchain.train import CHECKPOINT, Callback, fit, load_checkpoint
 
-__all__ = ["TrainedRun", "build_run_model", "load_run_data", "train_run", "load_trained"]
+__all__ = [
+    "TrainedRun",
+    "build_run_model",
+    "load_run_data",
+    "run_callbacks",
+    "train_run",
+    "load_trained",
+]
 
 from toolchain.rundir import CONFIG
 
@@ -62,13 +69,25 @@ def build_run_model(cfg: RunConfig, data: Dataset) -> nn.Module:
         raise ConfigError(f"model section: {exc}") from exc
 
 
+def run_callbacks(cfg: RunConfig, model: nn.Module) -> list[Callback]:
+    """The epoch callbacks a model needs: an :class:`toolchain.callbacks.AdaLiCallback` (window
+    schedule ``train.adali_schedule`` over ``train.epochs``) when it has AdaLi surrogates."""
+    from models.adali import adali_surrogates
+    from toolchain.callbacks import AdaLiCallback
+
+    if adali_surrogates(model):
+        return [AdaLiCallback(cfg.train.epochs, cfg.train.adali_schedule)]
+    return []
+
+
 def train_run(
     cfg: RunConfig,
     runs_root: str | Path = "runs",
     resume: bool = False,
     callbacks: list[Callback] | None = None,
 ) -> TrainedRun:
-    """Train ``cfg`` into ``runs_root/cfg.name`` and return the trained run."""
+    """Train ``cfg`` into ``runs_root/cfg.name`` and return the trained run (``callbacks``:
+    default :func:`run_callbacks`)."""
     run_dir = Path(runs_root) / cfg.name
     data = load_run_data(cfg)
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the reproducible run
@@ -80,7 +99,7 @@ def train_run(
         model,
         data,
         cfg.train,
-        callbacks=callbacks or [],
+        callbacks=run_callbacks(cfg, model) if callbacks is None else callbacks,
         run_dir=run_dir,
         resume=resume,
         meta={"run_config": cfg.to_dict()},

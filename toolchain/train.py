@@ -121,6 +121,7 @@ class TrainConfig:
     amp: bool = False  # mixed precision on CUDA (a no-op, with a message, on CPU)
     threads: int = 0  # torch threads per process; 0: chosen from the CPU count
     time_limit_s: float | None = None  # stop (resumably) after the epoch that exceeds it
+    adali_schedule: str = "linear"  # AdaLi window schedule over the epochs: linear | log
 
     def __post_init__(self) -> None:
         checks = {
@@ -129,6 +130,7 @@ class TrainConfig:
             "mode": (self.mode, ("bptt", "online")),
             "loss": (self.loss, ("mean_ce", "tet")),
             "encoding": (self.encoding, tuple(ENCODERS)),
+            "adali_schedule": (self.adali_schedule, ("linear", "log")),
         }
         for key, (value, valid) in checks.items():
             if value not in valid:
