@@ -107,16 +107,29 @@ def choose_threads(requested: int, ctx: DistContext) -> tuple[int, str]:
     return n, f"{cores} CPU cores, {who}; set train.threads to override"
 
 
-def launch(nproc: int, module_args: Sequence[str]) -> int:
-    """Run ``python -m toolchain.cli <module_args>`` in ``nproc`` processes on this machine
-    with torch's elastic launcher (what ``torchrun --standalone --nproc-per-node N`` does);
-    returns 0, or raises :class:`torch.distributed.elastic.multiprocessing.errors.ChildFailedError`
-    naming the failed process."""
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def launch(nproc: int, cli_args: Sequence[str]) -> int:
+    """Run ``python -m toolchain.cli <cli_args>`` (less its ``--nproc``) in ``nproc`` processes
+    on this machine with torch's elastic launcher (what ``torchrun --standalone
+    --nproc-per-node N`` does); returns 0, or raises torch's ``ChildFailedError`` naming the
+    process that failed."""
     from torch.distributed.run import get_args_parser, run
 
     args = get_args_parser().parse_args(
-        ["--standalone", f"--nproc-per-node={int(nproc)}", "-m", "toolchain.cli", *module_args]
-    )
+        ["--standalone", f"--nproc-per-node={int(nproc)}", "-m", "toolchain.cli",
+         *_without_nproc(cli_args)]
+    )  # fmt: skip
     run(args)
     return 0
 

@@ -4,6 +4,8 @@
 case of :data:`CASES` with :func:`toolchain.train.fit` in both processes (gloo) and the main
 process saves each final state_dict and history to ``OUT/<case>.pt``;
 ``tests/toolchain/test_distributed.py`` trains the same cases in one process and compares.
+The script also simulates the trained plain MLP's folded graph in hwsim over the test set
+sharded across the processes (``OUT/sharded_sim.pt``, gathered on the main process).
 Not collected by pytest (no ``test_`` prefix).
 """
 
@@ -44,6 +46,19 @@ CASES: dict[str, tuple[dict, dict]] = {
 }
 
 
+def plain_graph_and_inputs(state: dict):
+    """The plain case's float hardware graph with ``state`` loaded, and the test inputs."""
+    from toolchain.fold import fold_model
+
+    model_cfg, train_cfg = CASES["plain"]
+    data = load_dataset("digits", seed=0, limit=64)
+    spec = {**model_cfg, "in_shape": list(data.in_shape), "num_classes": data.num_classes}
+    model = build_model(spec)
+    model.load_state_dict(state)
+    graph = fold_model(model.eval(), data.in_shape, COMMON["T"], "direct", "plain").graph
+    return graph, data.inputs("test")
+
+
 def train_case(name: str) -> tuple[dict, list]:
     model_cfg, train_cfg = CASES[name]
     data = load_dataset("digits", seed=0, limit=64)
@@ -56,10 +71,18 @@ def train_case(name: str) -> tuple[dict, list]:
 
 
 if __name__ == "__main__":
-    import os
+    from toolchain.distributed import init_context, simulate_sharded
 
     out_dir = Path(sys.argv[1])
+    ctx = init_context("cpu")
     for case in CASES:
         state, history = train_case(case)
-        if os.environ.get("RANK") == "0":
+        if ctx.main:
             torch.save({"state": state, "history": history}, out_dir / f"{case}.pt")
+        if case == "plain":
+            graph, x = plain_graph_and_inputs(state)
+            res = simulate_sharded(graph, x, ctx, batch_size=4)
+            if ctx.main:
+                counts = {k: torch.from_numpy(v) for k, v in res.counts.items()}
+                torch.save({"readout": torch.from_numpy(res.readout), "counts": counts,
+                            "batch": res.batch}, out_dir / "sharded_sim.pt")  # fmt: skip

@@ -1,4 +1,9 @@
-"""``spikefold simulate GRAPH``: run a hardware graph in hwsim on a dataset's test split."""
+"""``spikefold simulate GRAPH``: run a hardware graph in hwsim on a dataset's test split.
+
+``--nproc N`` shards the test set over ``N`` processes started by torch's launcher (gloo): each
+simulates a contiguous block of samples and the main process gathers and reports the whole
+(:func:`toolchain.distributed.simulate_sharded`).
+"""
 
 from __future__ import annotations
 
@@ -21,16 +26,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="shard the samples over N processes (rate inputs then draw seed + rank)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
     import numpy as np
 
     from hwsim.errors import ConfigError
     from hwsim.graph import SPIKING_KINDS
     from hwsim.io import load_graph
-    from hwsim.sim import simulate_dataset
     from toolchain.data import load_dataset
+    from toolchain.distributed import init_context, launch, simulate_sharded
+
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return launch(args.nproc, sys.argv[1:])
 
     graph = load_graph(args.graph)
     if args.timing and args.timing != graph.metadata.timing:
@@ -41,15 +61,14 @@ def run(args: argparse.Namespace) -> int:
         graph = to_lava_timing(graph)
     data = load_dataset(args.dataset, root=args.data_root, T=graph.metadata.T)
     x, y = data.inputs("test", args.n), data.y_test[: args.n].numpy()
+    ctx = init_context("cpu")
     start = time.perf_counter()
-    res = simulate_dataset(
-        graph,
-        x,
-        args.batch_size,
-        generator=np.random.default_rng(args.seed),
-        progress=not args.no_progress,
+    res = simulate_sharded(
+        graph, x, ctx, args.batch_size, args.seed, progress=not args.no_progress and ctx.main
     )
     wall = time.perf_counter() - start
+    if not ctx.main:
+        return 0  # the main process reports the gathered result
     n = len(y)
     shapes = graph.shapes()
     layers = {}

@@ -64,18 +64,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _without_nproc(argv: list[str]) -> list[str]:
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--nproc":
-            skip = True
-        elif not a.startswith("--nproc="):
-            out.append(a)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -87,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         from toolchain.distributed import launch
 
-        return launch(args.nproc, _without_nproc(sys.argv[1:]))
+        return launch(args.nproc, sys.argv[1:])
     from toolchain.pipeline import train_run
 
     raw = load_config(args.config) if args.config else {}
