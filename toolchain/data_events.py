@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from hwsim.errors import DataError
+from toolchain.lazy import LazySamples
 
 __all__ = ["EVENT_DATASETS", "EventFrames", "EventSource", "event_splits"]
 
@@ -122,7 +123,7 @@ EVENT_DATASETS: dict[str, EventSource] = {
 }
 
 
-class EventFrames:
+class EventFrames(LazySamples):
     """A lazily binned spike-train tensor ``[N, T, *frame]`` (float32 zeros and ones).
 
     Args:
@@ -157,8 +158,8 @@ class EventFrames:
     def shape(self) -> tuple[int, ...]:
         return (len(self.items), self.T, *self.frame_shape)
 
-    def __len__(self) -> int:
-        return len(self.items)
+    def sample(self, i: int) -> torch.Tensor:
+        return self.frames(self.items[i])
 
     def take(self, n: int) -> EventFrames:
         """The first ``n`` recordings (still lazy)."""
@@ -172,17 +173,6 @@ class EventFrames:
         counts = self.transform(events)
         x = torch.from_numpy(np.ascontiguousarray(counts > 0)).to(torch.float32)
         return x.reshape(self.T, *self.frame_shape)
-
-    def __getitem__(self, index) -> torch.Tensor:
-        if isinstance(index, (int, np.integer)):
-            return self.frames(self.items[int(index)])
-        if isinstance(index, slice):
-            idx = range(len(self.items))[index]
-        else:
-            idx = [int(i) for i in torch.as_tensor(index).reshape(-1)]
-        if len(idx) == 0:
-            return torch.empty((0, *self.shape[1:]))
-        return torch.stack([self.frames(self.items[i]) for i in idx])
 
 
 def _locate(root: Path, source: EventSource, marker: str) -> Path:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from hwsim.errors import DataError
+from toolchain.lazy import LazySamples
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFiles", "class_folder_items", "tinyimagenet_items"]
 
@@ -87,7 +88,7 @@ def tinyimagenet_items(root: Path, split: str) -> tuple[list[Path], list[int], l
     return paths, labels, wnids
 
 
-class ImageFiles:
+class ImageFiles(LazySamples):
     """A lazily decoded image tensor ``[N, C, H, W]`` (float32) over a list of files.
 
     Args:
@@ -122,8 +123,8 @@ class ImageFiles:
     def shape(self) -> tuple[int, ...]:
         return (len(self.paths), *self.image_shape)
 
-    def __len__(self) -> int:
-        return len(self.paths)
+    def sample(self, i: int) -> torch.Tensor:
+        return self._decode(self.paths[i], self.image_shape)
 
     def with_normalization(self, mean: Sequence[float], std: Sequence[float]) -> ImageFiles:
         """The same files, normalised by ``mean``/``std`` per channel."""
@@ -150,17 +151,6 @@ class ImageFiles:
         if self.mean is not None:
             x = (x - self.mean.view(-1, 1, 1)) / self.std.view(-1, 1, 1)
         return x
-
-    def __getitem__(self, index) -> torch.Tensor:
-        if isinstance(index, (int, np.integer)):
-            return self._decode(self.paths[int(index)], self.image_shape)
-        if isinstance(index, slice):
-            idx = range(len(self.paths))[index]
-        else:
-            idx = [int(i) for i in torch.as_tensor(index).reshape(-1)]
-        if len(idx) == 0:
-            return torch.empty((0, *self.image_shape))
-        return torch.stack([self._decode(self.paths[i], self.image_shape) for i in idx])
 
 
 def _resize_centre_crop(img, size: int):

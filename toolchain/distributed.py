@@ -33,6 +33,7 @@ import torch.distributed as dist
 
 __all__ = [
     "DistContext",
+    "is_main_process",
     "all_reduce_sums",
     "choose_threads",
     "init_context",
@@ -58,6 +59,12 @@ class DistContext:
     @property
     def active(self) -> bool:
         return self.world > 1
+
+
+def is_main_process() -> bool:
+    """Whether this is process 0 of a launcher's run (or no launcher), before any process group
+    exists: for the one-writer rule of files written outside the training loop."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def init_context(device_type: str = "cpu") -> DistContext:

@@ -9,7 +9,6 @@ from any point:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from hwsim.io import atomic_write_text
 from models import build_model
 from toolchain.config import RunConfig, dump_config, load_config
 from toolchain.data import Dataset, load_dataset
+from toolchain.distributed import is_main_process
 from toolchain.train import CHECKPOINT, Callback, fit, load_checkpoint
 
 __all__ = [
@@ -93,7 +93,7 @@ def train_run(
     torch.manual_seed(cfg.train.seed)  # the initial weights are part of the reproducible run
     model = build_run_model(cfg, data)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, the main process writes
+    if is_main_process():  # under torchrun, one process writes
         atomic_write_text(run_dir / CONFIG, dump_config(cfg))
     result = fit(
         model,

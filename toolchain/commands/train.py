@@ -90,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = RunConfig.from_dict(raw)
     trained = train_run(cfg, runs_root=args.runs, resume=args.resume)
     summary = {k: trained.result[k] for k in ("test_accuracy", "train_accuracy", "epochs")}
-    if os.environ.get("RANK", "0") == "0":  # one summary from a data-parallel run
+    from toolchain.distributed import is_main_process
+
+    if is_main_process():  # one summary from a data-parallel run
         print(json.dumps({"run_dir": str(trained.run_dir), **summary}, indent=2))
     return 0
