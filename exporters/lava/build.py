@@ -33,6 +33,7 @@ PROCESS_KINDS: dict[str, tuple[str, str]] = {
     "spikefold.EncodedSource": ("exporters.lava.procs.source.process", "EncodedSource"),
     "spikefold.Probe": ("exporters.lava.procs.probe.process", "Probe"),
     "spikefold.LIF": ("exporters.lava.procs.lif.process", "SpikefoldLIF"),
+    "spikefold.LI": ("exporters.lava.procs.li.process", "SpikefoldLI"),
     "spikefold.Inhibitory": ("exporters.lava.procs.inhibitory.process", "Inhibitory"),
     "spikefold.Excitatory": ("exporters.lava.procs.excitatory.process", "Excitatory"),
     "spikefold.Synapse": ("exporters.lava.procs.synapse.process", "Synapse"),

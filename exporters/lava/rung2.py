@@ -16,7 +16,7 @@
   distance 0; and it decays by ``1 - dv = 1 - (1 - a)``, one more rounding.) A flipped tie
   changes the sample's later steps, so within a sample every mismatch at a later step than a
   tie is counted as that tie's consequence (``metrics["tie_consequences"]``); any other
-  mismatch is an error. Only spikes (LIF nodes) are compared in the float rung.
+  mismatch is an error. Only spikes (LIF and CubaLIF nodes) are compared in the float rung.
 
 Results are :class:`hwsim.verify.RungResult` objects; :func:`rung2_entry` merges the two into
 the ``"2"`` entry that :func:`hwsim.verify.write_verify_json` stores in ``verify.json``.
@@ -34,7 +34,7 @@ from exporters.lava.runner import run_lava_steps
 from exporters.lava.spec import LavaGraphSpec
 from exporters.lava.translate import lava_timed, threshold_schedule, translate
 from hwsim.errors import VerificationError
-from hwsim.graph import LIF, Flatten, HardwareGraph, Input
+from hwsim.graph import SPIKING_KINDS, Flatten, HardwareGraph, Input
 from hwsim.sim import encode_inputs, run_steps
 from hwsim.verify import MAX_LISTED, Divergence, LayerAgreement, RungResult, compare_exact
 
@@ -150,7 +150,7 @@ def rung2_float(
     if graph.metadata.format == "fixed":
         raise VerificationError("rung2_float takes a float graph; use rung2_fixed")
     order = graph.topological_order()
-    names = [n for n in order if isinstance(graph.nodes[n], LIF)]
+    names = [n for n in order if isinstance(graph.nodes[n], SPIKING_KINDS)]
     ref, res, timing, settings = _run_both(graph, x, generator, names, chunk, progress, spec)
     settings["tie_rel"] = tie_rel
     steps, offsets, T = res.steps, graph.arrival_offsets(), graph.metadata.T

@@ -20,6 +20,14 @@ LIF                 stock ``LIF`` (``du = 4095``, ``dv = 4096 - decay``) for har
                     threshold and a bias Lava's 13-bit mantissa/3-bit exponent can hold; else
                     ``SpikefoldLIF`` (soft reset, ``vth[t]``, or a bias reached late: it gates
                     the bias until the arrival offset, as hwsim does)
+CubaLIF             the same, with the current persisting: stock ``LIF`` with ``du = 4095 -
+                    current_decay`` (``u`` and ``v`` zeroed between samples) when a LIF would be
+                    stock and no synapse bias feeds it (that bias enters the current, for which
+                    the stock LIF has no input); else ``SpikefoldLIF`` with ``current_decay``
+LI                  ``SpikefoldLI``: Lava's own LIF sub-threshold model (``du = 4095``, ``dv =
+                    4096 - decay``, the biases as a stock LIF's ``bias_mant``/``bias_exp``)
+                    without threshold, sending the graded ``v``; a stock ``LIF`` cannot be used:
+                    it sends spikes, never ``v``, and would spike and reset near ``2**23``
 FastInhibitory      ``Inhibitory`` (graded payloads)
 EICircuit           ``W_EE`` and ``W_IE`` (stock ``Dense``/``Conv`` or ``Synapse``) ->
                     ``Inhibitory`` (payloads ``p``, ``q``) -> two ``W_EI`` (stock ``Dense``, or
@@ -51,10 +59,12 @@ from exporters.lava.spec import Connection, LavaGraphSpec, ProcSpec, Tap, Transf
 from hwsim import arith
 from hwsim.errors import ExportError, GraphError
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -77,7 +87,8 @@ and casts the result to int: exact while ``max|w| · max|x| · fan_in`` stays be
 ``Synapse``."""
 
 GRADED_MESSAGE_BITS = 24  # num_message_bits of a stock synapse fed graded values (Loihi 2 max)
-NEURON_KINDS = (LIF, FastInhibitory, Readout)  # nodes that sum currents: they can take a bias
+NEURON_KINDS = (LIF, CubaLIF, LI, FastInhibitory, Readout)  # nodes that sum currents: they
+# can take a synapse's bias
 
 
 @dataclass(frozen=True)
@@ -162,7 +173,7 @@ def lava_timed(graph: HardwareGraph) -> HardwareGraph:
         ) from None
 
 
-def threshold_schedule(node: LIF, offset: int, T: int, steps: int) -> np.ndarray:
+def threshold_schedule(node: LIF | CubaLIF, offset: int, T: int, steps: int) -> np.ndarray:
     """The threshold at every step ``t`` of a sample: ``θ[clip(t - offset, 0, T - 1)]`` (the
     input step the layer is processing; hwsim's convention), or the scalar at every step."""
     th = np.asarray(node.threshold)
@@ -322,18 +333,28 @@ def _flatten(ctx: _Ctx, name: str, node: Flatten) -> _Ref:
     return dataclasses.replace(src, transform=src.transform + extra)
 
 
-def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
+def _own_bias(ctx: _Ctx, name: str, node: LIF | CubaLIF | LI) -> np.ndarray:
+    """A neuron's own bias in ``v`` units (fixed: effective), Lava layout, zeros if absent."""
+    shape = ctx.lava(name)
+    own = node.bias_broadcast(ctx.shapes[name])
+    if own is None:
+        return np.zeros(shape, ctx.dtype)
+    own = np.broadcast_to(own, ctx.shapes[name])
+    own = arith.bias_effective(own, node.bias_exp) if ctx.fixed else ctx.array(own)
+    return swap_layout(own, len(shape)).astype(ctx.dtype)
+
+
+def _lif(ctx: _Ctx, name: str, node: LIF | CubaLIF) -> _Ref:
     shape = ctx.lava(name)
     a_bias = ctx.pending_bias(name)
     th = np.asarray(node.threshold).reshape(-1)
-    own = node.bias_broadcast(ctx.shapes[name])
-    if own is None:
-        own_bias = np.zeros(shape, ctx.dtype)
-    else:
-        own = np.broadcast_to(own, ctx.shapes[name])
-        own = arith.bias_effective(own, node.bias_exp) if ctx.fixed else ctx.array(own)
-        own_bias = swap_layout(own, len(shape)).astype(ctx.dtype)
+    own_bias = _own_bias(ctx, name, node)
+    cuba = isinstance(node, CubaLIF)
+    c = node.current_decay if cuba else 0  # fixed 4095 - du, float the factor itself
     plain = node.reset == "hard" and np.all(th == th[0])
+    # a synapse bias into a CubaLIF enters its persistent current: a stock LIF's bias_mant
+    # acts on v, and it has no input for a constant current
+    plain = plain and not (cuba and np.any(a_bias))
     # Lava's stock LIF applies its bias from step 0; the graph gates it until the arrival
     # offset (hwsim.simops.LIFOp), so a biased layer reached late needs the custom LIF
     offset = ctx.offsets[name]
@@ -346,16 +367,17 @@ def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
         fit = stock_lif_bias(total)
         if fit is not None:
             ctx.add(
-                name, "lava.LIF", name, "neuron", state=("v",), shape=shape, du=4095,
+                name, "lava.LIF", name, "neuron", state=("u", "v") if cuba else ("v",),
+                shape=shape, du=arith.DECAY_UNITY - 1 - int(c),
                 dv=arith.DECAY_UNITY - int(node.decay), vth=int(th[0]), bias_mant=fit[0],
                 bias_exp=fit[1], name=name,
             )  # fmt: skip
             return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
     elif plain:
         ctx.add(
-            name, "lava.LIF", name, "neuron", state=("v",), shape=shape, du=1.0,
-            dv=1.0 - float(node.decay), vth=float(th[0]), bias_mant=a_bias + own_bias,
-            bias_exp=0.0, name=name,
+            name, "lava.LIF", name, "neuron", state=("u", "v") if cuba else ("v",), shape=shape,
+            du=1.0 - float(c), dv=1.0 - float(node.decay), vth=float(th[0]),
+            bias_mant=a_bias + own_bias, bias_exp=0.0, name=name,
         )  # fmt: skip
         return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
     vth = threshold_schedule(node, ctx.offsets[name], ctx.md.T, ctx.period)
@@ -363,19 +385,48 @@ def _lif(ctx: _Ctx, name: str, node: LIF) -> _Ref:
         name, "spikefold.LIF", name, "neuron", shape=shape,
         decay=int(node.decay) if ctx.fixed else float(node.decay), vth=ctx.array(vth),
         bias=own_bias, a_bias=a_bias, reset=node.reset, period=ctx.period, offset=offset,
-        name=name,
+        current_decay=int(c) if ctx.fixed else float(c), name=name,
     )  # fmt: skip
     return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
 
 
+def _li(ctx: _Ctx, name: str, node: LI) -> _Ref:
+    """``SpikefoldLI``: the synapses' pending bias (activation units) and the LI's own bias both
+    act on ``v`` (its current does not persist), as ``a_bias << 6 + bias`` in Lava's
+    ``bias_mant``/``bias_exp``; the output is ``v``, graded."""
+    shape = ctx.lava(name)
+    a_bias, own_bias = ctx.pending_bias(name), _own_bias(ctx, name, node)
+    common = dict(shape=shape, period=ctx.period, offset=int(ctx.offsets[name]), name=name)
+    if ctx.fixed:
+        fit = stock_lif_bias((a_bias.astype(np.int64) << arith.ACT_SHIFT) + own_bias)
+        if fit is None:
+            raise ExportError(
+                f"node {name!r} (LI): its bias (with its synapses') has no 13-bit mantissa / "
+                "3-bit exponent form (Lava's bias_mant, bias_exp); quantise the graph with "
+                "toolchain.quantize, which gives the LI such a bias"
+            )
+        ctx.add(
+            name, "spikefold.LI", name, "neuron", du=arith.DECAY_UNITY - 1,
+            dv=arith.DECAY_UNITY - int(node.decay), bias_mant=fit[0], bias_exp=fit[1], **common,
+        )  # fmt: skip
+    else:
+        ctx.add(
+            name, "spikefold.LI", name, "neuron", du=1.0, dv=1.0 - float(node.decay),
+            bias_mant=a_bias + own_bias, bias_exp=0.0, **common,
+        )  # fmt: skip
+    bound = arith.STATE_MAX if ctx.fixed else None
+    return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", graded=True, bound=bound))
+
+
 def _quiet(ctx: _Ctx, name: str) -> bool:
     """Whether ``name`` emits zeros before its arrival offset, so that a stock LIF it feeds (no
-    bias gating) rests there as hwsim's LIF does: an Input (nothing comes before), a LIF (gated,
-    or stock and quiet itself), a bias-free Dense/Conv2d and any pool/Flatten/Add/Delay of
-    quiet inputs. Anything else is taken as not quiet: a synapse bias, a FastInhibitory (its
-    bias), an E-I circuit (its stabilisation terms give a current on a zero input)."""
+    bias gating) rests there as hwsim's LIF does: an Input (nothing comes before), a LIF,
+    CubaLIF or LI (gated, or stock and quiet itself), a bias-free Dense/Conv2d and any
+    pool/Flatten/Add/Delay of quiet inputs. Anything else is taken as not quiet: a synapse
+    bias, a FastInhibitory (its bias), an E-I circuit (its stabilisation terms give a current
+    on a zero input)."""
     node = ctx.graph.nodes[name]
-    if isinstance(node, (Input, LIF)):
+    if isinstance(node, (Input, LIF, CubaLIF, LI)):
         return True
     if isinstance(node, (Dense, Conv2d)) and node.bias is not None and np.any(node.bias):
         return False
@@ -495,6 +546,8 @@ HANDLERS: dict[type[Node], Callable[[_Ctx, str, Node], _Ref]] = {
     AvgPool2d: _pool,
     Flatten: _flatten,
     LIF: _lif,
+    CubaLIF: _lif,
+    LI: _li,
     FastInhibitory: _fast_inhibitory,
     EICircuit: _ei_circuit,
     Add: _add,

@@ -213,7 +213,7 @@ def _membrane(name: str, node: LIF | CubaLIF | LI, ctx: _Ctx, leakless: str) -> 
     bias = node.bias_broadcast(shape)
     meta: dict = {HINT_DECAY: float(node.decay)}
     if bias is not None:
-        meta[HINT_BIAS] = np.array(node.bias, dtype=np.float64).reshape(-1)
+        meta[HINT_BIAS] = np.array(node.bias).reshape(-1)  # its own dtype: float32 stays
         meta[HINT_BIAS_SHAPE] = json.dumps(list(node.bias.shape))
     if "tau" not in params:
         if bias is not None and np.any(bias != 0):

@@ -257,7 +257,7 @@ def _bias(meta: Mapping, bias: np.ndarray) -> np.ndarray | None:
     most compact equal form (None, a scalar, per channel, per neuron)."""
     if HINT_BIAS in meta and HINT_BIAS_SHAPE in meta:
         shape = tuple(json.loads(str(meta[HINT_BIAS_SHAPE])))
-        hinted = np.asarray(meta[HINT_BIAS], dtype=np.float64).reshape(shape)
+        hinted = _float_array(meta[HINT_BIAS]).reshape(shape)  # the graph's dtype, kept
         full = (
             hinted.reshape(shape + (1,) * (bias.ndim - len(shape))) if len(shape) == 1 else hinted
         )

@@ -17,6 +17,17 @@ restores on the built modules (public attributes and torch hooks only), each for
    ``torch.nn.Flatten(start_dim)`` to batched tensors, so both dims move up by one.
 6. **AvgPool2d** has no Norse import; it runs as Norse's ``SumPool2d`` (``LPPool2d``, p = 1)
    with a forward hook dividing by ``kh·kw``. ``nir.Delay`` has no Norse import: refused.
+7. **CubaLIF**: Norse imports it as ``w_in·x -> LIBoxCell (the current) -> r·i -> LIFBoxCell``
+   (forward Euler, the membrane driven by the new current, as NIR and spikefold) but gives the
+   current's ``LIBoxCell`` the *membrane's* ``v_leak`` (NIR's current has no leak term:
+   ``τ_syn dI/dt = -I + w_in S``) and starts it at ``v_leak``: its ``v_leak`` is set to 0 and
+   it starts at 0; ``w_in``, ``1/τ_syn`` are reloaded in ``dtype``; ``r`` moves into the
+   membrane probe's gain (the same product, so the probe reads the current before ``R``).
+8. **LI** has no Norse 1.1.0 import: it is built as a ``LIFBoxCell`` placeholder (an
+   infinite threshold) whose forward hook returns Norse's own leaky integrator,
+   ``norse.torch.functional.leaky_integrator_box.li_box_feed_forward_step`` on the input times
+   ``R`` (its output the membrane ``v``, as NIR's ``LI``). ``nir.I`` (no leak) has no Norse
+   function: refused.
 
 Probes: a forward hook on every neuron records its own spikes, its pre-reset membrane ``H`` and
 its input current, and, for **teacher forcing**, replaces its output spikes by given ones and
@@ -28,6 +39,7 @@ and state with Norse's expression; every step checks that Norse's new membrane e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from dataclasses import dataclass
@@ -38,10 +50,16 @@ import torch
 from nirtorch.utils import sanitize_name
 from norse.torch import from_nir as norse_from_nir
 from norse.torch.functional.iaf import IAFFeedForwardState
+from norse.torch.functional.leaky_integrator_box import (
+    LIBoxParameters,
+    LIBoxState,
+    li_box_feed_forward_step,
+)
 from norse.torch.functional.lif_box import LIFBoxFeedForwardState
 from norse.torch.functional.reset import reset_value
 from norse.torch.module.iaf import IAFCell
 from norse.torch.module.lif_box import LIFBoxCell
+from norse.torch.utils.import_nir import CubaLIF as NorseCubaLIF
 
 from hwsim.errors import ExportError, VerificationError
 
@@ -60,8 +78,12 @@ NORSE_KINDS = (
     nir.AvgPool2d,
     nir.LIF,
     nir.IF,
+    nir.CubaLIF,
+    nir.LI,
 )
-"""NIR node kinds this runner executes in Norse 1.1.0."""
+"""NIR node kinds this runner executes in Norse 1.1.0 (LI through Norse's own function, point
+8 of the module docstring)."""
+_NEURONS = (nir.LIF, nir.IF, nir.CubaLIF)  # spiking: their output can be forced
 
 
 @dataclass(frozen=True)
@@ -69,9 +91,11 @@ class NorseRun:
     """The record of one Norse run of ``T`` steps on ``B`` samples (numpy arrays).
 
     ``outputs``: every NIR node's output ``[T, B, *shape]`` (a neuron's *own* spikes, before any
-    forcing); ``membrane``/``currents``: per neuron node, the pre-reset membrane ``H`` and the
-    input current ``I`` (before ``R``); ``readout``: ``[B, K]``, the sum over steps of the
-    ``Output`` node; ``predictions``: its ``argmax``.
+    forcing; an LI's membrane); ``membrane``/``currents``: per neuron node, the pre-reset
+    membrane ``H`` and the input current ``I`` of its membrane (before ``R``; a CubaLIF's: its
+    synaptic current); ``synaptic``: per CubaLIF, its own input (before ``w_in``);
+    ``readout``: ``[B, K]``, the sum over steps of the ``Output`` node; ``predictions``: its
+    ``argmax``.
     """
 
     outputs: dict[str, np.ndarray]
@@ -79,6 +103,7 @@ class NorseRun:
     currents: dict[str, np.ndarray]
     readout: np.ndarray
     predictions: np.ndarray
+    synaptic: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 class _NeuronProbe:
@@ -90,6 +115,7 @@ class _NeuronProbe:
         self.spikes: list[torch.Tensor] = []
         self.h: list[torch.Tensor] = []
         self.currents: list[torch.Tensor] = []
+        self.synaptic: list[torch.Tensor] = []  # a CubaLIF's input (point 7)
 
     def pre(self, module: torch.nn.Module, args: tuple):
         x = args[0]
@@ -132,8 +158,31 @@ class _NeuronProbe:
         return z_ref, type(state)(v=reset_value(z_ref, h, p.v_reset, p.v_th))
 
 
+class _IntegratorProbe:
+    """The hooks that make a ``LIFBoxCell`` placeholder Norse's leaky integrator (point 8)."""
+
+    def __init__(self, name: str, n: nir.LI, module: LIFBoxCell, arr) -> None:
+        self.name, self.module = name, module
+        self.gain = arr(n.r)
+        self.p = LIBoxParameters(tau_mem_inv=1.0 / arr(n.tau), v_leak=arr(n.v_leak))
+        self.currents: list[torch.Tensor] = []
+
+    def pre(self, module: torch.nn.Module, args: tuple):
+        x = args[0]
+        state = args[1] if len(args) > 1 and args[1] is not None else None
+        self.v = torch.zeros_like(x) if state is None else state.v  # V[-1] = 0
+        self.currents.append(x)
+        return (x, state)
+
+    def post(self, module: torch.nn.Module, args: tuple, output):
+        x_in = self.currents[-1] * self.gain
+        v, _ = li_box_feed_forward_step(x_in, LIBoxState(v=self.v), self.p, dt=module.dt)
+        return v, LIFBoxFeedForwardState(v=v)
+
+
 def _norse_graph(g: nir.NIRGraph) -> tuple[nir.NIRGraph, dict[str, int]]:
-    """A copy of ``g`` that Norse imports (AvgPool2d as SumPool2d), and the divisors."""
+    """A copy of ``g`` that Norse imports (AvgPool2d as SumPool2d, LI as a LIF placeholder),
+    and the divisors."""
     nodes, divisors = {}, {}
     for name, n in g.nodes.items():
         if not isinstance(n, NORSE_KINDS):
@@ -146,6 +195,9 @@ def _norse_graph(g: nir.NIRGraph) -> tuple[nir.NIRGraph, dict[str, int]]:
                 kernel_size=n.kernel_size, stride=n.stride, padding=n.padding
             )
             divisors[name] = int(np.prod(n.kernel_size))
+        elif isinstance(n, nir.LI):  # point 8: its hooks replace what the placeholder computes
+            inf = np.full(np.shape(n.tau), np.inf)
+            nodes[name] = nir.LIF(tau=n.tau, r=n.r, v_leak=n.v_leak, v_threshold=inf)
         else:
             nodes[name] = n
     for kind in (nir.Input, nir.Output):
@@ -194,8 +246,15 @@ def run_nir_norse(
     module = _build(g, dt)
     children = dict(module.named_children())
     probes: dict[str, _NeuronProbe] = {}
-    for name, n in g.nodes.items():
+    integrators: dict[str, _IntegratorProbe] = {}
+    for name, n in nir_graph.nodes.items():
         m = children.get(sanitize_name(name))
+        if isinstance(n, nir.LI):
+            if name in force:
+                raise ExportError(f"force[{name!r}]: only neuron nodes (LIF, IF, CubaLIF) can be "
+                                  "forced; an LI's output is graded")  # fmt: skip
+            integrators[name] = _hook(_IntegratorProbe(name, n, m, _tensor(dtype)))
+            continue
         probe = _restore(name, n, m, dt, dtype, force.pop(name, None), divisors.get(name))
         if probe is not None:
             probes[name] = probe
@@ -214,6 +273,8 @@ def run_nir_norse(
                 records[k].append(state.cache[sanitize_name(k)])
     for k, p in probes.items():
         records[k] = p.spikes
+    currents = {**{k: p.currents for k, p in probes.items()},
+                **{k: p.currents for k, p in integrators.items()}}  # fmt: skip
 
     def stack(xs: list[torch.Tensor]) -> np.ndarray:
         return torch.stack(xs).numpy()
@@ -223,10 +284,15 @@ def run_nir_norse(
     return NorseRun(
         outputs=outputs,
         membrane={k: stack(p.h) for k, p in probes.items()},
-        currents={k: stack(p.currents) for k, p in probes.items()},
+        currents={k: stack(v) for k, v in currents.items()},
         readout=readout,
         predictions=readout.argmax(axis=-1),
+        synaptic={k: stack(p.synaptic) for k, p in probes.items() if p.synaptic},
     )
+
+
+def _tensor(dtype: torch.dtype):
+    return lambda v: torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype)
 
 
 def _restore(
@@ -240,11 +306,9 @@ def _restore(
 ) -> _NeuronProbe | None:
     """Points 1-6 of the module docstring for one node; returns the neuron's probe."""
 
-    def arr(v) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(v, dtype=np.float64), dtype=dtype)
-
-    if forced is not None and not isinstance(n, (nir.LIF, nir.IF)):
-        raise ExportError(f"force[{name!r}]: only neuron nodes (LIF, IF) can be forced")
+    arr = _tensor(dtype)
+    if forced is not None and not isinstance(n, _NEURONS):
+        raise ExportError(f"force[{name!r}]: only neuron nodes (LIF, IF, CubaLIF) can be forced")
     if isinstance(n, (nir.Affine, nir.Linear, nir.Conv2d)):
         m.weight.data = arr(n.weight)
         if m.bias is not None:
@@ -270,10 +334,35 @@ def _restore(
             raise ExportError(f"node {name!r}: Norse built {type(m).__name__}, not IAFCell")
         m.p = m.p._replace(v_th=arr(n.v_threshold), v_reset=arr(n.v_reset))
         return _hook(_NeuronProbe(name, m, dt * arr(n.r), forced))
+    elif isinstance(n, nir.CubaLIF):
+        if not isinstance(m, NorseCubaLIF):
+            raise ExportError(f"node {name!r}: Norse built {type(m).__name__}, not its CubaLIF")
+        m.w_in = arr(n.w_in)
+        m.r = torch.ones((), dtype=dtype)  # R moves into the membrane probe's gain
+        syn = m.synapse
+        no_leak = torch.zeros((), dtype=dtype)
+        syn.p = syn.p._replace(tau_mem_inv=1.0 / arr(n.tau_syn), v_leak=no_leak)
+        syn.register_forward_pre_hook(_rest_at_zero)
+        m.lif.p = m.lif.p._replace(
+            tau_mem_inv=1.0 / arr(n.tau_mem),
+            v_leak=arr(n.v_leak),
+            v_th=arr(n.v_threshold),
+            v_reset=arr(n.v_reset),
+        )
+        probe = _hook(_NeuronProbe(name, m.lif, arr(n.r), forced))
+        m.register_forward_pre_hook(lambda mod, args: probe.synaptic.append(args[0]))
+        return probe
     return None
 
 
-def _hook(probe: _NeuronProbe) -> _NeuronProbe:
+def _rest_at_zero(module: torch.nn.Module, args: tuple):
+    """A CubaLIF's current starts at 0 (Norse's LIBoxCell would start at ``v_leak``)."""
+    if len(args) > 1 and args[1] is not None:
+        return None
+    return (args[0], LIBoxState(v=torch.zeros_like(args[0])))
+
+
+def _hook(probe):
     probe.module.register_forward_pre_hook(probe.pre)
     probe.module.register_forward_hook(probe.post)
     return probe

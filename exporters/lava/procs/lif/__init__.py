@@ -1,1 +1,2 @@
-"""A LIF population with soft or hard reset and a per-step threshold schedule."""
+"""A LIF or current-based LIF population with soft or hard reset and a per-step threshold
+schedule."""

@@ -1,4 +1,5 @@
-"""ProcessModels of ``SpikefoldLIF``: both call :mod:`hwsim.arith`'s LIF step."""
+"""ProcessModels of ``SpikefoldLIF``: both call :mod:`hwsim.arith`'s CUBA LIF step (with
+``current_decay = 0``, the LIF step)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from hwsim import arith
 class _AbstractLIFModel(PyLoihiProcessModel):
     a_in = None
     s_out = None
+    u = None
     v = None
     vth = None
     bias = None
@@ -28,10 +30,12 @@ class _AbstractLIFModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         _, t = sample_step(self.time_step, self.proc_params["period"])
-        if t == 0:
-            self.v[...] = 0  # a new sample starts from rest
+        if t == 0:  # a new sample starts from rest
+            self.u[...] = 0
+            self.v[...] = 0
         a = self.a_in.recv()  # received every step, to keep the channel flowing
         if t < self.proc_params.get("offset", 0):  # before the arrival: rest, bias gated off
+            self.u[...] = 0
             self.v[...] = 0
             self.s_out.send(np.zeros_like(self.v))
             return
@@ -45,6 +49,7 @@ class _AbstractLIFModel(PyLoihiProcessModel):
 class PySpikefoldLIFModelFloat(_AbstractLIFModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.float64)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float64)
+    u: np.ndarray = LavaPyType(np.ndarray, np.float64)
     v: np.ndarray = LavaPyType(np.ndarray, np.float64)
     vth: np.ndarray = LavaPyType(np.ndarray, np.float64)
     bias: np.ndarray = LavaPyType(np.ndarray, np.float64)
@@ -52,9 +57,11 @@ class PySpikefoldLIFModelFloat(_AbstractLIFModel):
 
     def step(self, a, vth):
         p = self.proc_params
-        out = arith.lif_step_float(
-            self.v, a, decay=float(p["decay"]), threshold=vth, bias=self.bias, reset=p["reset"]
-        )
+        out = arith.cuba_lif_step_float(
+            self.u, self.v, a, current_decay=float(p.get("current_decay", 0)),
+            decay=float(p["decay"]), threshold=vth, bias=self.bias, reset=p["reset"],
+        )  # fmt: skip
+        self.u[...] = out.u
         self.v[...] = out.v
         return out.spikes.astype(np.float64)
 
@@ -64,9 +71,10 @@ class PySpikefoldLIFModelFloat(_AbstractLIFModel):
 @tag("fixed_pt")
 class PySpikefoldLIFModelFixed(_AbstractLIFModel):
     # int64 everywhere: the sum of a_in (int32 channels) and a_bias is wrapped to 32 bits by
-    # arith.lif_current_fixed exactly as Lava's int32 channel would, not by numpy
+    # arith.cuba_current_fixed exactly as Lava's int32 channel would, not by numpy
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=1)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     vth: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
     bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
@@ -74,8 +82,10 @@ class PySpikefoldLIFModelFixed(_AbstractLIFModel):
 
     def step(self, a, vth):
         p = self.proc_params
-        out = arith.lif_step_fixed(
-            self.v, a, decay=int(p["decay"]), vth=int(vth), bias=self.bias, reset=p["reset"]
-        )
+        out = arith.cuba_lif_step_fixed(
+            self.u, self.v, a, current_decay=int(p.get("current_decay", 0)),
+            decay=int(p["decay"]), vth=int(vth), bias=self.bias, reset=p["reset"],
+        )  # fmt: skip
+        self.u[...] = out.u
         self.v[...] = out.v
         return out.spikes.astype(np.int64)
