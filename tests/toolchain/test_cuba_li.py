@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from exporters.onnx.examples import cuba_li_convnet, cuba_li_net
 from hwsim import arith
 from hwsim.counters import count_run
-from hwsim.errors import GraphError, OverflowBoundError, QuantizationError
+from hwsim.errors import DesignRuleError, GraphError, OverflowBoundError, QuantizationError
 from hwsim.graph import LI, CubaLIF, Dense, GraphMetadata, HardwareGraph, Input, Readout
 from hwsim.sim import simulate
 from hwsim.verify import rung1
@@ -128,6 +128,18 @@ def test_quantise_and_rung1(kind):
     assert r1.metrics["prediction_agreement"] >= 0.9
 
 
+def test_teacher_forcing_resets_the_membrane_not_the_current():
+    g = cuba_li_net("float32", T=T)  # hard reset, no bias
+    x = _inputs(g, 3)
+    free = simulate(g, x, record=["cuba"])
+    ones = np.ones_like(free.records["cuba"])
+    forced = simulate(g, x, record=["cuba"], force={"cuba": ones})
+    np.testing.assert_array_equal(forced.records["cuba/u"], free.records["cuba/u"])
+    # a forced spike every step resets v to 0, so H[t] = a·0 + u[t]
+    np.testing.assert_array_equal(forced.records["cuba/h"], forced.records["cuba/u"])
+    assert not np.array_equal(free.records["cuba/h"], free.records["cuba/u"])
+
+
 def test_a_synapse_bias_into_a_cubalif_stays_in_the_current():
     # the bias enters the decaying current, so it cannot move into the membrane's bias
     g = cuba_li_net("float32", T=T)
@@ -161,6 +173,22 @@ def test_li_feeds_a_readout_only_in_the_fixed_format():
     simulate(g2, _inputs(g2, 2))  # the float simulator takes it
     with pytest.raises(QuantizationError, match="LI 'li' feeds \\['fc3'\\]"):
         quantize(g2, _inputs(g2, 8), 8)
+
+
+def test_design_rule_li_feeds_readout():
+    # a hand-built fixed graph where an LI's 24-bit membrane feeds a synapse: valid as a graph,
+    # refused by every target's design rules (the quantiser never produces it)
+    md = GraphMetadata(T=T, format="fixed", widths=arith.FixedWidths())
+    nodes = {"x": Input((3,), "spikes"), "fc": Dense(np.full((2, 3), 2)), "li": LI(2048),
+             "fo": Dense(np.full((2, 2), 2)), "ro": Readout()}  # fmt: skip
+    chain = list(nodes)
+    g = HardwareGraph(nodes, list(zip(chain, chain[1:])), md)
+    for target in ("hwsim", "lava", "onnx"):
+        with pytest.raises(DesignRuleError, match="li_feeds_readout.*'li'.*feeds \\['fo'\\]"):
+            check_design_rules(g, target)
+    ok = HardwareGraph({k: nodes[k] for k in ("x", "fc", "li", "ro")},
+                       [("x", "fc"), ("fc", "li"), ("li", "ro")], md)  # fmt: skip
+    assert "li_feeds_readout" in check_design_rules(ok, "lava")
 
 
 def test_counts_membranes_and_currents():
