@@ -441,7 +441,7 @@ def fit(
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())  # map_location moved it to the device
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
         _say(
