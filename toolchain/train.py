@@ -50,16 +50,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from hwsim.errors import ConfigError
 from hwsim.io import atomic_write_text
 from models.base import (
-    apply_constraints,
-    collect_extra_losses,
-    finish_sequences,
     reset_states,
     set_stats_group,
     set_step_mode,
@@ -69,9 +65,10 @@ from models.neurons import LIF
 from toolchain.augment import Augment, seeded_generator
 from toolchain.data import Dataset
 from toolchain.distributed import DistContext, all_reduce_sums, choose_threads, init_context
-from toolchain.encoding import ENCODERS, brightness_shift, get_encoder
+from toolchain.encoding import ENCODERS
 from toolchain.loader import BatchSet, EpochBatches, ShardBatches, make_loader
 from toolchain.optim import OPTIMIZERS, make_optimizer, parse_param_groups
+from toolchain.steps import StepRunner, prepare_inputs, sequence_loss, train_batch
 
 __all__ = [
     "TrainConfig",
@@ -241,94 +238,6 @@ def _lr_lambda(total_iters: int, warmup_iters: int, schedule: str = "cosine"):
     return fn
 
 
-def step_loss(out_t: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """The loss of one step's output ``o_t`` (already divided by ``T``)."""
-    ce = F.cross_entropy(out_t, y)
-    if cfg.loss == "tet":
-        target = F.one_hot(y, out_t.shape[-1]).to(out_t.dtype)
-        ce = (1.0 - cfg.tet_lambda) * ce + cfg.tet_lambda * F.mse_loss(out_t, target)
-    return ce / cfg.T
-
-
-def sequence_loss(out: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """The loss of a whole output sequence ``[T, B, K]``."""
-    if cfg.loss == "mean_ce":
-        return F.cross_entropy(out.mean(0), y)
-    return sum(step_loss(out[t], y, cfg) for t in range(out.shape[0]))
-
-
-def _add_extra(loss: torch.Tensor, model: nn.Module) -> torch.Tensor:
-    extra = collect_extra_losses(model)
-    return loss if extra is None else loss + extra
-
-
-def _prepare(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, device) -> torch.Tensor:
-    """A batch of samples -> the network's input sequence ``[T, B, ...]`` on ``device``."""
-    x = x.to(device, non_blocking=True)
-    if cfg.augment_brightness > 0:
-        x = brightness_shift(x, cfg.augment_brightness, generator=gen)
-    return get_encoder(cfg.encoding)(x, cfg.T, generator=gen)
-
-
-@dataclass(frozen=True)
-class _Step:
-    """How one optimiser step runs: ``runner`` is the DDP wrapper (or the model itself),
-    ``scaler`` a GradScaler for float16 AMP, ``autocast`` the AMP context factory."""
-
-    runner: nn.Module
-    scaler: torch.amp.GradScaler | None = None
-    autocast: object = contextlib.nullcontext
-
-    def backward(self, loss: torch.Tensor) -> None:
-        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
-
-    def step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.scaler is None:
-            optimizer.step()
-        else:
-            self.scaler.step(optimizer)
-            self.scaler.update()
-
-    def no_sync(self, last: bool):
-        """DDP's ``no_sync`` for every backward of a batch but its ``last``: the gradients
-        accumulate locally and are all-reduced once, by the last backward."""
-        if last or not hasattr(self.runner, "no_sync"):
-            return contextlib.nullcontext()
-        return self.runner.no_sync()
-
-
-def _train_batch(model, x_seq, y, cfg, optimizer, run: _Step | None = None):
-    """One optimiser step on one batch; returns (loss, summed output over time)."""
-    run = run or _Step(model)
-    optimizer.zero_grad(set_to_none=True)
-    reset_states(model)
-    if cfg.mode == "bptt":
-        with run.autocast():
-            out = run.runner(x_seq)
-            loss = _add_extra(sequence_loss(out.float(), y, cfg), model)
-        run.backward(loss)
-        total, out_sum = float(loss.detach()), out.detach().float().sum(0)
-    else:
-        set_step_mode(model, "s")
-        total, out_sum = 0.0, None
-        try:
-            for t in range(cfg.T):
-                # the forward too must be inside no_sync, or DDP prepares an all-reduce
-                with run.no_sync(last=t == cfg.T - 1), run.autocast():
-                    out_t = run.runner(x_seq[t])
-                    loss_t = _add_extra(step_loss(out_t.float(), y, cfg), model)
-                    run.backward(loss_t)  # per-step backward: the graph of step t is freed here
-                total += float(loss_t.detach())
-                o = out_t.detach().float()
-                out_sum = o if out_sum is None else out_sum + o
-        finally:
-            set_step_mode(model, "m")
-    finish_sequences(model)
-    run.step(optimizer)
-    apply_constraints(model)
-    return total, out_sum
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, x, y: torch.Tensor, cfg: TrainConfig, ctx: DistContext | None = None
@@ -351,7 +260,7 @@ def evaluate(
     with SpikeRateMeter(model) as meter:
         for xb, yb in loader:
             reset_states(model)
-            out = model(_prepare(xb, cfg, gen, device)).float()
+            out = model(prepare_inputs(xb, cfg, gen, device)).float()
             yb = yb.to(device)
             loss_sum += float(sequence_loss(out, yb, cfg)) * len(yb)
             correct += int((out.sum(0).argmax(-1) == yb).sum())
@@ -439,6 +348,24 @@ def _amp(cfg: TrainConfig, device: torch.device, ctx: DistContext):
     return (lambda: torch.autocast("cuda", dtype=dtype)), scaler
 
 
+def _sync_batchnorm(model: nn.Module, device: torch.device, ctx: DistContext) -> None:
+    """``norm: bn`` under DDP: on GPUs torch's SyncBatchNorm (statistics of the global batch;
+    it keeps the same Parameter objects, so the optimiser is unaffected and the state_dict
+    keys are BatchNorm's); on CPU processes, where SyncBatchNorm does not run, each process
+    normalises with its own batch and DDP keeps process 0's running statistics."""
+    bns = [n for n, m in model.named_modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    if not bns:
+        return
+    if device.type == "cuda":
+        for name in bns:
+            parent, _, child = name.rpartition(".")
+            owner = model.get_submodule(parent) if parent else model
+            setattr(owner, child, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(owner, child)))
+    else:
+        _say(ctx, "norm 'bn' on CPU processes: per-process batch statistics (SyncBatchNorm "
+             "needs CUDA); the running statistics are process 0's")  # fmt: skip
+
+
 def _ei_init_pass(model: nn.Module, x, cfg: TrainConfig, device) -> None:
     """E-I Init (TECHNIQUES.md section 2) of every uninitialised E-I layer, from the first
     global batch ``x``, in an eval-mode forward that changes nothing else (OSR, OTS and AdaLi
@@ -451,7 +378,7 @@ def _ei_init_pass(model: nn.Module, x, cfg: TrainConfig, device) -> None:
     set_step_mode(model, "m")
     reset_states(model)
     with torch.no_grad():
-        model(_prepare(x, cfg, gen, device))
+        model(prepare_inputs(x, cfg, gen, device))
     reset_states(model)
     model.train()
 
@@ -514,7 +441,7 @@ def fit(
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["torch_rng"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())  # map_location moved it to the device
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
         _say(
@@ -528,9 +455,10 @@ def fit(
     runner = model
     if ctx.active:
         set_stats_group(model, torch.distributed.group.WORLD)
+        _sync_batchnorm(model, device, ctx)
         ids = [device.index] if device.type == "cuda" else None
         runner = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    run = _Step(runner, scaler, autocast)
+    run = StepRunner(runner, scaler, autocast)
     t_start = time.perf_counter()
     try:
         for epoch in range(start_epoch, cfg.epochs + 1):
@@ -577,7 +505,7 @@ def _train_epoch(model, run, loader, sampler, optimizer, scheduler, cfg, ctx, ep
     with SpikeRateMeter(model) as meter:
         for xb, yb in bar:
             yb = yb.to(device, non_blocking=True)
-            loss, out_sum = _train_batch(model, _prepare(xb, cfg, gen, device), yb, cfg,
+            loss, out_sum = train_batch(model, prepare_inputs(xb, cfg, gen, device), yb, cfg,
                                          optimizer, run)  # fmt: skip
             scheduler.step()
             if not math.isfinite(loss):

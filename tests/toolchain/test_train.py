@@ -126,7 +126,7 @@ def test_online_mode_learns_and_callbacks_see_every_epoch(digits):
 def test_online_gradient_equals_bptt_with_detached_membrane(digits):
     # For an online LIF the per-step backward of sum_t loss_t equals one backward through the
     # multi-step graph: the membrane is detached, so the two graphs are the same.
-    from toolchain.train import _train_batch
+    from toolchain.steps import train_batch
 
     x = digits.x_train[:16]
     y = digits.y_train[:16]
@@ -146,7 +146,7 @@ def test_online_gradient_equals_bptt_with_detached_membrane(digits):
         for p in model.parameters():
             torch.nn.init.normal_(p, std=0.5)
         opt = torch.optim.SGD(model.parameters(), lr=0.0)
-        _train_batch(model, x_seq, y, cfg(mode=mode, loss="tet"), opt)
+        train_batch(model, x_seq, y, cfg(mode=mode, loss="tet"), opt)
         grads.append([p.grad.clone() for p in model.parameters()])
     for a, b in zip(*grads):
         assert torch.allclose(a, b, atol=1e-6)

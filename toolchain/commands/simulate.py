@@ -14,8 +14,12 @@ import time
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("graph", help="a hardware graph file (*.npz written by fold/quantize)")
-    p.add_argument("--dataset", default="digits", help="digits | mnist5k | mnist | ...")
-    p.add_argument("--data-root", help="directory of local dataset files (mnist, cifar10)")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        help="dataset name, e.g. digits, cifar100, nmnist (docs/data.md)",
+    )
+    p.add_argument("--data-root", help="directory of the dataset's local files (docs/data.md)")
     p.add_argument("--n", type=int, help="first N test samples (default: all)")
     p.add_argument(
         "--timing",

@@ -33,8 +33,8 @@ FLAGS = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML or TOML run config (sections: name, data, model, train)")
     p.add_argument("--name", help="run name: outputs go to RUNS/NAME/")
-    p.add_argument("--dataset", help="digits | mnist5k | mnist | fashion_mnist | cifar10")
-    p.add_argument("--data-root", help="directory of local dataset files (mnist, cifar10)")
+    p.add_argument("--dataset", help="dataset name, e.g. digits, cifar100, nmnist (docs/data.md)")
+    p.add_argument("--data-root", help="directory of the dataset's local files (docs/data.md)")
     p.add_argument("--arch", help="architecture name, e.g. mlp, vgg8, ei_mlp")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
