@@ -417,7 +417,7 @@ def _centred_and_plain(layer_cls, args, mode, x):
     return layer, plain, r
 
 
-def _grads(m):
+def _param_grads(m):
     return {n: p.grad for n, p in m.named_parameters()}
 
 
@@ -428,7 +428,7 @@ def test_error_centring_reaches_the_excitatory_weights_only(mode):
     torch.manual_seed(0)
     x = torch.rand(2, 3, 12) + 0.05  # [T, B, d], positive: D > 0 in every sample
     layer, plain, r = _centred_and_plain(EILinear, (12, 8), mode, x)
-    centred, reference = _grads(layer), _grads(plain)
+    centred, reference = _param_grads(layer), _param_grads(plain)
     for name in reference:
         if name != "ee.weight":
             torch.testing.assert_close(centred[name], reference[name], msg=name)
@@ -448,7 +448,7 @@ def test_error_centring_inside_ei_conv_layer(mode):
     torch.manual_seed(0)
     x = (torch.rand(2, 3, 2, 4, 4) < 0.5).float()
     layer, plain, _ = _centred_and_plain(EIConv2d, (2, 8, 3, 1, 1), mode, x)
-    centred, reference = _grads(layer), _grads(plain)
+    centred, reference = _param_grads(layer), _param_grads(plain)
     for name in ("inhib.ie.weight", "weight_ei", "gain_i", "gain_e", "bias_e"):
         torch.testing.assert_close(centred[name], reference[name], msg=name)
     assert not torch.allclose(centred["ee.weight"], reference["ee.weight"])
