@@ -10,22 +10,17 @@ from models.ei import EICircuit
 from toolchain.data import load_dataset
 from toolchain.train import TrainConfig, fit
 
+#: the demo's E-I optimiser (SGD with momentum and weight decay, 1 warm-up epoch, cosine)
+EI_SGD = dict(
+    batch_size=32, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, warmup_epochs=1, T=4
+)
+
 
 def test_ei_mlp_reaches_90_percent_on_digits_and_keeps_dale():
     torch.manual_seed(0)
     data = load_dataset("digits", seed=0)
     net = build_model({"arch": "ei_mlp", "in_shape": [1, 8, 8], "num_classes": 10, "hidden": [128]})
-    cfg = TrainConfig(
-        epochs=10,
-        batch_size=32,
-        optimizer="sgd",
-        lr=0.05,
-        momentum=0.9,
-        weight_decay=5e-4,
-        warmup_epochs=1,
-        T=4,
-        progress=False,
-    )
+    cfg = TrainConfig(epochs=10, **EI_SGD, progress=False)
     result = fit(net, data, cfg)
     assert result["test_accuracy"] >= 0.9
     for m in net.modules():
@@ -40,17 +35,7 @@ def test_error_centring_trains_as_well_as_the_plain_ei_net():
     fires. (Before the fix — centring the whole current — both fell to 10 % with no spikes in
     epoch 2; docs/results.md has the 10-seed comparison.)"""
     data = load_dataset("digits", seed=0)
-    cfg = TrainConfig(
-        epochs=3,
-        batch_size=32,
-        optimizer="sgd",
-        lr=0.05,
-        momentum=0.9,
-        weight_decay=5e-4,
-        warmup_epochs=1,
-        T=4,
-        progress=False,
-    )
+    cfg = TrainConfig(epochs=3, **EI_SGD, progress=False)
     results = {}
     for mode in ("none", "center", "lateral"):
         torch.manual_seed(0)
