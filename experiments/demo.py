@@ -25,7 +25,7 @@ def _rung(verify: dict, n: int) -> dict | None:
         if isinstance(rungs, dict)
         else next((x for x in rungs if x["rung"] == n), None)
     )
-    if r is None:
+    if r is None or r.get("status") == "refused":  # e.g. NIR for E-I circuits: no rung, a reason
         return None
     layers = r["layers"].values()
     return {
