@@ -10,7 +10,7 @@ DEPFILES    := pyproject.toml requirements-nodeps.txt
 
 CHROMIUM    ?= /usr/bin/chromium
 
-.PHONY: setup demo test lint bench clean browser report-screenshot
+.PHONY: setup demo test lint bench results clean browser report-screenshot
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ report-screenshot: demo browser
 
 bench: setup
 	$(PY) -m bench
+
+# Every table of docs/results.md and README's figures (QUICK=1: CI-sized, into runs/results-quick)
+results: setup
+	$(PY) -m experiments.all $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache .hypothesis

@@ -3,7 +3,7 @@
 The same VGG-style network (conv 16-32-64 with OSR + OTS, 28×28 input, batch 16) is trained
 for a few iterations by :func:`toolchain.train.fit` with ``mode="bptt"`` and with
 ``mode="online"`` at T = 2, 4, 8, 16. Each configuration runs in a fresh subprocess, which
-reports ``peak RSS - RSS before fit()`` (``resource.getrusage(...).ru_maxrss``, CPU): BPTT keeps
+reports ``peak RSS - RSS before fit()`` (``VmHWM`` of ``/proc/self/status``, CPU): BPTT keeps
 every step's activations for one backward pass, so its extra memory grows with T; online
 training back-propagates every step at once and frees its graph, so its memory stays flat.
 
@@ -26,6 +26,15 @@ import sys
 STEPS = (2, 4, 8, 16)
 MODES = ("bptt", "online")
 BATCH, ITERS = 16, 3
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process's memory map in MiB (``VmHWM``). Not
+    ``getrusage().ru_maxrss``: Linux carries that across ``fork`` + ``exec``, so a child
+    started by a large parent (the results generator) would report the parent's size."""
+    with open("/proc/self/status") as f:
+        line = next(ln for ln in f if ln.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024  # kB
 
 
 def _rss_mb() -> float:
@@ -64,8 +73,6 @@ class SavedBytes:
 
 
 def child(mode: str, T: int) -> dict:
-    import resource
-
     import torch
 
     from models import build_model
@@ -109,37 +116,58 @@ def child(mode: str, T: int) -> dict:
     saved = SavedBytes()
     with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
         run(T, mode, data)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = _peak_rss_mb()
     return {"mode": mode, "T": T, "extra_mb": peak - before, "saved_mb": saved.peak / 2**20}
 
 
-def main() -> None:
-    res: dict[tuple[str, int], float] = {}
-    saved: dict[tuple[str, int], float] = {}
-    for T in STEPS:
+def measure(steps=STEPS) -> dict:
+    """Every (mode, T) in a fresh subprocess; MiB of RSS above baseline and of saved tensors."""
+    rows = []
+    for T in steps:
         for mode in MODES:
             out = subprocess.run(
-                [sys.executable, "-m", __spec__.name, "--child", mode, str(T)],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.bench_memory_online_vs_bptt",
+                    "--child",
+                    mode,
+                    str(T),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            res[(mode, T)] = r["extra_mb"]
-            saved[(mode, T)] = r["saved_mb"]
-    print(f"peak RSS above the pre-training baseline, MiB (batch {BATCH}, {ITERS} iterations)")
-    print(f"{'T':>4} {'bptt':>9} {'online':>9} {'bptt/online':>12}")
-    for T in STEPS:
-        b, o = res[("bptt", T)], res[("online", T)]
-        print(f"{T:>4} {b:>9.1f} {o:>9.1f} {b / o:>12.2f}")
-    grow_b = res[("bptt", STEPS[-1])] / res[("bptt", STEPS[0])]
-    grow_o = res[("online", STEPS[-1])] / res[("online", STEPS[0])]
-    print(f"growth T={STEPS[0]} -> T={STEPS[-1]}: bptt x{grow_b:.2f}, online x{grow_o:.2f}")
-    print("\npeak bytes saved by autograd for backward, MiB (exact, allocator-independent)")
-    print(f"{'T':>4} {'bptt':>9} {'online':>9} {'bptt/online':>12}")
-    for T in STEPS:
-        b, o = saved[("bptt", T)], saved[("online", T)]
-        print(f"{T:>4} {b:>9.2f} {o:>9.2f} {b / o:>12.2f}")
+            rows.append({"mode": mode, "T": T, "rss_mb": r["extra_mb"], "saved_mb": r["saved_mb"]})
+    return {"batch": BATCH, "iters": ITERS, "rows": rows}
+
+
+def run(budget) -> dict:
+    """The results generator's entry (:mod:`experiments.all`)."""
+    return measure((2, 4) if budget.quick else STEPS)
+
+
+def render(data: dict) -> dict[str, str]:
+    from experiments.results import md_table
+
+    by = {(r["mode"], r["T"]): r for r in data["rows"]}
+    steps = sorted({r["T"] for r in data["rows"]})
+    tables = []
+    for key, what in (("rss_mb", "peak RSS above the pre-training baseline"),
+                      ("saved_mb", "peak bytes autograd saved for backward (exact)")):  # fmt: skip
+        rows = []
+        for T in steps:
+            b, o = by[("bptt", T)][key], by[("online", T)][key]
+            rows.append([T, f"{b:.2f}", f"{o:.2f}", f"{b / o:.2f}"])
+        tables.append(
+            f"{what}, MiB:\n\n" + md_table(["T", "BPTT", "online", "BPTT / online"], rows)
+        )
+    return {"memory.table": "\n\n".join(tables)}
+
+
+def main() -> None:
+    print(render(measure())["memory.table"])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from toolchain.pipeline import load_trained, train_run
 from toolchain.quantize import quantize, write_quantized
 from toolchain.verify import run_rung0, run_rung1
 
-__all__ = ["NETS", "ladder", "main"]
+__all__ = ["NETS", "ladder", "run", "render", "main"]
 
 _DIGITS = {"dataset": "digits", "test_fraction": 0.2, "seed": 0}
 _LIF = {"tau": 2.0, "threshold": 1.0, "reset": "soft"}
@@ -67,6 +67,7 @@ def ladder(
     seed: int = 0,
     target: str = "hwsim",
     input_bits: int = 8,
+    epochs: int | None = None,
 ) -> dict:
     """Train (or reuse) ``NETS[name]``, then rung 0 and rung 1 at each of ``bits`` (quantised
     for ``target`` with ``input_bits``; the run's artifacts are written for the defaults
@@ -77,6 +78,8 @@ def ladder(
         cfg = RunConfig.from_dict({"name": name, **NETS[name]})
         cfg.train.seed = seed
         cfg.train.progress = False
+        if epochs is not None:  # the results generator's quick mode
+            cfg.train.epochs = epochs
         train_run(cfg, runs_root=runs)
     t_train = time.perf_counter() - t0
     fold = fold_run(run_dir)
@@ -137,6 +140,20 @@ def _table(results: list[dict], bits) -> str:
             )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def run(budget) -> dict:
+    """The results generator's entry (:mod:`experiments.all`): retrains every net."""
+    torch.set_num_threads(1)
+    runs = Path(budget.runs) / "fold_ladder"
+    nets, bits = (["mlp"], (8,)) if budget.quick else (list(NETS), (8, 6, 4))
+    epochs = 1 if budget.quick else None
+    results = [ladder(n, runs, bits, retrain=True, epochs=epochs) for n in nets]
+    return {"bits": list(bits), "results": results}
+
+
+def render(data: dict) -> dict[str, str]:
+    return {"fold_ladder.table": _table(data["results"], data["bits"])}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from toolchain.fold import to_lava_timing
 from toolchain.pipeline import load_trained
 from toolchain.quantize import quantize
 
-__all__ = ["NETS", "evaluate", "main"]
+__all__ = ["NETS", "evaluate", "run", "render", "main"]
 
 #: name -> (run directory under <runs>, test samples, compare every node or spikes only)
 NETS: dict[str, tuple[str, int, bool]] = {
@@ -63,9 +63,7 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
     run_dir = runs / sub
     if not (run_dir / "graph.float.npz").exists():
         maker = sub.split("/")[0]  # the experiment module that makes the run
-        raise ConfigError(
-            f"{run_dir} has no graph.float.npz: run `python -m experiments.{maker}`"
-        )
+        raise ConfigError(f"{run_dir} has no graph.float.npz: run `python -m experiments.{maker}`")
     _model, _cfg, data = load_trained(run_dir)
     floating, fixed = _graphs(run_dir, data)
     n = n or default_n
@@ -131,6 +129,25 @@ def _table(rows: list[dict]) -> str:
             f"{r['hwsim_ms_per_sample']} |"
         )
     return "\n".join(out)
+
+
+def run(budget) -> dict:
+    """The results generator's entry (:mod:`experiments.all`): runs the nets that
+    ``fold_ladder`` and ``onnx_rung3`` trained under the same ``budget.runs``."""
+    torch.set_num_threads(1)
+    names, n = (["mlp"], 8) if budget.quick else (list(NETS), None)
+    return {"rows": [evaluate(name, Path(budget.runs), n) for name in names]}
+
+
+def render(data: dict) -> dict[str, str]:
+    rows = data["rows"]
+    ok = all(r["fixed_passed"] and r["float_passed"] for r in rows)
+    verdict = (
+        "Every rung passes: zero mismatches in `fixed_pt`, float spikes equal."
+        if ok
+        else "Not every rung passes: see the mismatch columns."
+    )
+    return {"lava_rung2.table": f"{_table(rows)}\n\n{verdict}"}
 
 
 def main(argv: list[str] | None = None) -> int:

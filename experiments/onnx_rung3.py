@@ -31,7 +31,7 @@ from toolchain.fold import fold_run, to_lava_timing
 from toolchain.pipeline import load_trained, train_run
 from toolchain.quantize import quantize
 
-__all__ = ["NETS", "evaluate", "main"]
+__all__ = ["NETS", "evaluate", "run", "render", "main"]
 
 _DIGITS = {"dataset": "digits", "test_fraction": 0.2, "seed": 0}
 _LIF = {"tau": 2.0, "threshold": 1.0, "reset": "soft"}
@@ -79,13 +79,17 @@ def _throughput(graph, model, x) -> tuple[float, float]:
     return t_sim / len(x), (time.perf_counter() - t0) / len(x)
 
 
-def evaluate(name: str, runs: Path, retrain: bool = False, seed: int = 0) -> list[dict]:
+def evaluate(
+    name: str, runs: Path, retrain: bool = False, seed: int = 0, epochs: int | None = None
+) -> list[dict]:
     """Train (or reuse) ``NETS[name]``; rung 3 on its float, fixed and fixed-lava graphs."""
     run_dir = runs / name
     if retrain or not (run_dir / "checkpoint.pt").is_file():
         cfg = RunConfig.from_dict({"name": name, **NETS[name]})
         cfg.train.seed = seed
         cfg.train.progress = False
+        if epochs is not None:  # the results generator's quick mode
+            cfg.train.epochs = epochs
         train_run(cfg, runs_root=runs)
     fold = fold_run(run_dir)
     _model, _cfg, data = load_trained(run_dir)
@@ -143,6 +147,26 @@ def _table(rows: list[dict]) -> str:
             f"{r['hwsim_ms_per_sample']} | {r['onnxruntime_ms_per_sample']} |"
         )
     return "\n".join(out)
+
+
+def run(budget) -> dict:
+    """The results generator's entry (:mod:`experiments.all`): retrains every net."""
+    torch.set_num_threads(1)
+    runs = Path(budget.runs) / "onnx_rung3"
+    names, epochs = (["mlp"], 1) if budget.quick else (list(NETS), None)
+    rows = [r for n in names for r in evaluate(n, runs, retrain=True, epochs=epochs)]
+    return {"rows": rows}
+
+
+def render(data: dict) -> dict[str, str]:
+    rows = data["rows"]
+    ok = all(r["passed"] for r in rows)
+    verdict = (
+        "Every graph passes: zero mismatches, identical predictions."
+        if ok
+        else "Not every graph passes: see the mismatches column."
+    )
+    return {"onnx_rung3.table": f"{_table(rows)}\n\n{verdict}"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ Module layout (what a fold pass maps onto a hardware ``EICircuit`` node)::
       gain_i        Parameter [n_I]                        g_I     (hidden layers only)
       gain_e        Parameter [n_E]                        g_E     (hidden layers only)
       bias_e        Parameter [n_E]                        b_E     (hidden layers only)
-      centring      GradNorm (optional, training only; identity forward)
+      centring      GradNorm on I_EE (optional, training only; identity forward)
       initialised   bool buffer: E-I Init has run (in the state_dict)
       grad_fan_in   int buffer: the divisor of W_EI's gradient
 
@@ -51,6 +51,18 @@ Ablations of the paper's Table 2, all in :class:`EIConfig`: ``init="kaiming_clam
 normal on ``W_EE, W_IE``, clamped to >= 0; ``W_EI, g_I`` by E-I Init), ``init="kaiming"``
 (Kaiming normal on ``W_EE, W_IE`` and ``W_EI``, clamped), ``stabilization=("fixed", eps)``
 (``D + eps``, plain gradient) and ``grad_scaling=False``.
+
+**Error centring** (``EIConfig.error_centring``, Eyono et al.'s I-Norm paper, TECHNIQUES.md
+section 3): a :class:`models.gradnorm.GradNorm` on the excitatory current ``I_EE`` (over the
+``n_E`` units; per pixel for conv), so only the excitatory pathway ``W_EE`` (and, through it,
+the earlier layers) learns from the centred error ``δ - mean δ`` (``center``) or ``δ - w·δ``
+with fixed random ``w`` (``lateral``). The inhibitory pathway (``W_IE``, ``W_EI``, ``g_I``)
+and ``g_E``, ``b_E`` keep the plain error, as in the paper, where the centred error updates
+``W^EE`` only (its Eq. 2: ``ΔW^EE ∝ -δ̂``) and the inhibitory outputs are detached in the
+task's forward pass. The trap: centring the error of the whole current ``I`` instead also
+strips the common-mode term from the inhibitory gradients, leaving them only the divisive
+gain's "scale up" term, which drives every ``g_I`` to 0; then ``D ≡ 0``, ``I = b_E`` and no
+gradient returns (the demo's E-I MLP: accuracy .844 -> .100 in epoch 2, spike rate 0).
 """
 
 from __future__ import annotations
@@ -91,8 +103,9 @@ class EIConfig:
         stabilization: ``"adaptive"`` or ``("fixed", eps)`` (also ``"fixed"`` with ``eps``).
         eps: the constant of fixed-ε stabilisation (``D + eps``).
         grad_scaling: divide ``W_EI``'s gradient by ``d_prev``.
-        error_centring: a GradNorm mode applied to the integrated current ``I`` (over the
-            ``n_E`` units, per pixel for conv), e.g. ``"lateral"`` (I-Norm error centring).
+        error_centring: a GradNorm mode applied to the error of the excitatory current
+            ``I_EE`` (over the ``n_E`` units, per pixel for conv), e.g. ``"center"`` or
+            ``"lateral"`` (I-Norm error centring; see the module docstring).
         ei_ratio: ``n_I = max(1, n_E // ei_ratio)``.
     """
 
@@ -369,6 +382,8 @@ class EICircuit(StatefulModule):
         if self.config.grad_scaling:
             w_ei = scale_grad(w_ei, 1.0 / float(self.grad_fan_in))
         i_ee = _dale_apply(self.ee, x)
+        if self.centring is not None:  # the excitatory pathway only (module docstring)
+            i_ee = self.centring(i_ee)
         h_i = self.inhib(x)
         i_sub = self._mix(h_i, w_ei)
         if self.readout:
@@ -383,8 +398,6 @@ class EICircuit(StatefulModule):
             d_stab, valid = adaptive_stabilize(d)
             ratio = g_e * (i_ee - i_sub) / d_stab
             current = torch.where(valid, ratio, torch.zeros_like(ratio)) + b_e
-        if self.centring is not None:
-            current = self.centring(current)
         return current
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,9 @@ Pseudo-derivatives (``x = H - θ``):
 - ``atan``     (alpha = 2):   ``(α/2) / (1 + (π α x / 2)^2)``
 - ``triangle`` (width = 1):   ``max(0, 1 - |x|/w) / w``            (unit area)
 - ``boxcar``   (width = 0.5): ``1/(2w)`` for ``-w <= x < w``, else 0 (unit area)
+- ``softsign`` (alpha = 2):   ``α / (2 (1 + α|x|)^2)``            (unit area; the derivative of
+  ``(αx/(1 + α|x|) + 1)/2``, SuperSpike's fast sigmoid as SpikingJelly's ``SoftSign`` writes
+  it; the AdaLi paper's baseline at α = 2)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "ATanSpike",
     "TriangleSpike",
     "BoxcarSpike",
+    "SoftSignSpike",
     "SURROGATES",
     "register_surrogate",
     "get_surrogate",
@@ -87,6 +91,10 @@ def _triangle_vjp(grad: torch.Tensor, x: torch.Tensor, width: float) -> torch.Te
 def _boxcar_vjp(grad: torch.Tensor, x: torch.Tensor, width: float) -> torch.Tensor:
     inside = ((x >= -width) & (x < width)).to(grad.dtype)
     return grad * inside / (2.0 * width)
+
+
+def _softsign_vjp(grad: torch.Tensor, x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return grad * alpha / (2.0 * (1.0 + alpha * x.abs()) ** 2)
 
 
 class SurrogateSpike(nn.Module):
@@ -172,6 +180,22 @@ class BoxcarSpike(SurrogateSpike):
         return f"width={self.width}"
 
 
+class SoftSignSpike(SurrogateSpike):
+    name = "softsign"
+
+    def __init__(self, alpha: float = 2.0) -> None:
+        super().__init__()
+        if not alpha > 0:
+            raise ValueError(f"softsign surrogate: alpha must be > 0, got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return spike(x, _softsign_vjp, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
 #: Name -> surrogate class. Extended by :func:`register_surrogate` at import time of the module
 #: that defines a surrogate (e.g. ``models.adali``), never at run time by user code paths.
 SURROGATES: dict[str, type[SurrogateSpike]] = {
@@ -179,6 +203,7 @@ SURROGATES: dict[str, type[SurrogateSpike]] = {
     "atan": ATanSpike,
     "triangle": TriangleSpike,
     "boxcar": BoxcarSpike,
+    "softsign": SoftSignSpike,
 }
 
 

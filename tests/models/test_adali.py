@@ -125,3 +125,48 @@ def test_density_meter_counts_training_only():
     net.train()
     net(current)
     assert adali_density(net) == pytest.approx(4 / 6)
+
+
+@pytest.mark.parametrize("window", [(-0.5, 2.5), (0.1, 1.6), (0.7, 1.3)])
+def test_masked_backward_equals_dense_bit_for_bit(window):
+    """Differential check over a wide spread of membranes, window boundaries and θ
+    included: the masked backward's gradient is the dense vjp's, exactly."""
+    gen = torch.Generator().manual_seed(0)
+    u = 1.0 + 1.5 * torch.randn(3, 5, 257, generator=gen)
+    u.view(-1)[:4] = torch.tensor([window[0], window[1], 1.0, 1.0 - 1e-7])  # edges, θ
+    grad = torch.randn(u.shape, generator=gen)
+    out = {}
+    for mode in ("dense", "masked"):
+        x = (u - 1.0).requires_grad_()
+        sg = AdaLiSpike(v_minus=window[0], v_plus=window[1], backward=mode)
+        s = sg(x)
+        s.backward(grad)
+        out[mode] = (s.detach(), x.grad)
+    assert torch.equal(out["dense"][0], out["masked"][0])
+    assert torch.equal(out["dense"][1], out["masked"][1])
+
+
+def test_masked_backward_saves_indices_only_for_the_window():
+    """What autograd keeps for the backward: the dense vjp keeps the membrane (4 bytes per
+    element); the masked one keeps an int32 index and a bool per in-window element."""
+    x = torch.linspace(-3, 3, 6001).requires_grad_()  # x = U - θ; window [-0.3, 0.3]
+    sizes = {}
+    for mode in ("dense", "masked"):
+        saved: list[int] = []
+
+        def pack(t, saved=saved):
+            saved.append(t.numel() * t.element_size())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            AdaLiSpike(v_minus=0.7, v_plus=1.3, backward=mode)(x)
+        sizes[mode] = sum(saved)
+    inside = int(((x >= -0.3) & (x <= 0.3)).sum())
+    assert sizes["dense"] == 4 * x.numel()
+    assert sizes["masked"] == 5 * inside
+
+
+def test_backward_mode_is_validated_and_shown():
+    with pytest.raises(ValueError, match="backward"):
+        AdaLiSpike(backward="sparse")
+    assert "backward=masked" in repr(AdaLiSpike())

@@ -402,18 +402,54 @@ def test_config_validation():
     assert EIConfig.from_dict({"stabilization": ["fixed", 1e-3]}).eps == 1e-3
 
 
-@pytest.mark.parametrize("mode", ["center", "lateral"])
-def test_error_centring_inside_ei_layer(mode):
-    torch.manual_seed(0)
-    layer = EIConv2d(2, 8, 3, 1, 1, config={"error_centring": mode})
-    x = (torch.rand(2, 3, 2, 4, 4) < 0.5).float()
+def _centred_and_plain(layer_cls, args, mode, x):
+    """A layer with error centring and a plain copy of its (E-I initialised) state, both
+    backpropagated from the same random upstream error; returns (centred, plain, r)."""
+    layer = layer_cls(*args, config={"error_centring": mode})
     out = layer(x)
-    plain = EIConv2d(2, 8, 3, 1, 1)
+    plain = layer_cls(*args)
     plain.load_state_dict(layer.state_dict(), strict=False)
-    torch.testing.assert_close(out, plain(x))  # identity forward
-    (out * torch.randn(out.shape)).sum().backward()
-    # b_E's gradient is the sum of the normalised errors over samples and pixels: its
-    # (weighted) sum over the units vanishes per sample, hence in total
+    out_plain = plain(x)
+    torch.testing.assert_close(out, out_plain)  # identity forward
+    r = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    (out * r).sum().backward()
+    (out_plain * r).sum().backward()
+    return layer, plain, r
+
+
+def _param_grads(m):
+    return {n: p.grad for n, p in m.named_parameters()}
+
+
+@pytest.mark.parametrize("mode", ["center", "lateral"])
+def test_error_centring_reaches_the_excitatory_weights_only(mode):
+    """Dense, derived by hand: W_EE's gradient is Σ_n centre(γ_n) x_n^T with γ = δ g_E / D the
+    error at I_EE; every other parameter (inhibitory pathway, g_E, b_E) gets the plain error."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 12) + 0.05  # [T, B, d], positive: D > 0 in every sample
+    layer, plain, r = _centred_and_plain(EILinear, (12, 8), mode, x)
+    centred, reference = _param_grads(layer), _param_grads(plain)
+    for name in reference:
+        if name != "ee.weight":
+            torch.testing.assert_close(centred[name], reference[name], msg=name)
+    xm = x.reshape(-1, 12).double()
+    h_i = xm @ layer.inhib.ie.weight.double().T
+    d = (layer.gain_i.double() * h_i) @ layer.weight_ei.double().T
+    gamma = r.reshape(-1, 8).double() * layer.gain_e.double() / d
     w = torch.full((8,), 1 / 8) if mode == "center" else layer.centring.lateral_weight
-    assert abs(float((layer.bias_e.grad * w).sum())) < 1e-4
+    gamma_hat = gamma - (gamma * w.double()).sum(-1, keepdim=True)
+    expected = gamma_hat.T @ xm
+    torch.testing.assert_close(centred["ee.weight"].double(), expected, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(reference["ee.weight"].double(), expected)  # centring changed it
+
+
+@pytest.mark.parametrize("mode", ["center", "lateral"])
+def test_error_centring_inside_ei_conv_layer(mode):
+    torch.manual_seed(0)
+    x = (torch.rand(2, 3, 2, 4, 4) < 0.5).float()
+    layer, plain, _ = _centred_and_plain(EIConv2d, (2, 8, 3, 1, 1), mode, x)
+    centred, reference = _param_grads(layer), _param_grads(plain)
+    for name in ("inhib.ie.weight", "weight_ei", "gain_i", "gain_e", "bias_e"):
+        torch.testing.assert_close(centred[name], reference[name], msg=name)
+    assert not torch.allclose(centred["ee.weight"], reference["ee.weight"])
     assert "centring.lateral_weight" in layer.state_dict() or mode == "center"
