@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"spikefold {args.command}: not built yet", file=sys.stderr)
         return NOT_BUILT
-    return run_command(f"spikefold {args.command}", args, importlib.import_module(module).run)
+    prog = getattr(args, "prog", f"spikefold {args.command}")  # nested: `spikefold export nir`
+    return run_command(prog, args, importlib.import_module(module).run)
 
 
 if __name__ == "__main__":  # pragma: no cover

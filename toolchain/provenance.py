@@ -239,17 +239,19 @@ def _stale(records, hashes, key, seen) -> Stale | None:
     if rec.refused is None:
         now = hashes[key]
         if now is None:
-            return Stale(key, f"{key} is missing", (rec.command,))
+            return Stale(key, "it is missing", (rec.command,))
         if now != rec.sha256:
             return Stale(key, f"it was changed after `{rec.command}` wrote it", (rec.command,))
-    for inp, sha in rec.inputs.items():
+    for inp in rec.inputs:
         up = _stale(records, hashes, inp, seen | {key})
-        if up is not None:
-            return Stale(key, up.why, tuple(dict.fromkeys((*up.rebuild, rec.command))))
-        if hashes[inp] != sha:
-            gone = hashes[inp] is None
-            why = f"its input {inp} is gone" if gone else f"made from an older {inp}"
-            return Stale(key, why, (rec.command,))
+        if up is not None:  # the first stale file upstream is the one to name
+            return Stale(up.key, up.why, tuple(dict.fromkeys((*up.rebuild, rec.command))))
+    gone = [inp for inp in rec.inputs if hashes[inp] is None]
+    if gone:
+        return Stale(key, f"its input {' and '.join(gone)} is gone", (rec.command,))
+    older = [inp for inp, sha in rec.inputs.items() if hashes[inp] != sha]
+    if older:
+        return Stale(key, f"made from an older {' and '.join(older)}", (rec.command,))
     return None
 
 

@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         sp = sub.add_parser(name, help=help_, description=help_)
         importlib.import_module(module).add_arguments(sp)
         add_common_arguments(sp)
+        sp.set_defaults(prog=f"spikefold export {name}")  # errors name the full command
 
 
 def run(args: argparse.Namespace) -> Outcome:
