@@ -150,9 +150,7 @@ def _rungs(c: _Ctx) -> tuple[int, ...]:
 def _verify(c: _Ctx):
     from toolchain.verify import verify_run
 
-    return verify_run(
-        c.run_dir, n=c.n, rungs=_rungs(c), seed=c.opts.seed, progress=c.opts.progress
-    )
+    return verify_run(c.run_dir, n=c.n, rungs=_rungs(c), seed=c.opts.seed, progress=c.opts.progress)
 
 
 def _report_options(c: _Ctx) -> dict:
@@ -195,7 +193,9 @@ _AFTER_TRAIN = (
             provenance.rung_key(2): rung_options(c.opts.lava_n, c.opts.seed),
         },
         lambda c: export_lava_run(
-            c.run_dir, verify_n=min(c.opts.lava_n, c.n_test), seed=c.opts.seed,
+            c.run_dir,
+            verify_n=min(c.opts.lava_n, c.n_test),
+            seed=c.opts.seed,
             progress=c.opts.progress,
         ),  # fmt: skip
         (2,),
@@ -209,8 +209,11 @@ _AFTER_TRAIN = (
             ),
         },
         lambda c: export_onnx_run(
-            c.run_dir, verify_n=c.n, reference_samples=c.opts.reference_samples,
-            seed=c.opts.seed, progress=c.opts.progress,
+            c.run_dir,
+            verify_n=c.n,
+            reference_samples=c.opts.reference_samples,
+            seed=c.opts.seed,
+            progress=c.opts.progress,
         ),  # fmt: skip
         (3,),
     ),
@@ -333,9 +336,9 @@ def run_chain(
     cfg, run_dir = _load_source(Path(source), Path(runs_root))
     cfg.train.progress = opts.progress
     results: list[StageResult] = []
-    graph_only = not (run_dir / rundir.CHECKPOINT).exists() and (
-        run_dir / rundir.GRAPH_FLOAT
-    ).exists()
+    graph_only = (
+        not (run_dir / rundir.CHECKPOINT).exists() and (run_dir / rundir.GRAPH_FLOAT).exists()
+    )
     with provenance.run_lock(run_dir, f"spikefold run {source}"):
         wanted = _both(TRAIN_OUTPUTS, train_options(cfg))
         if graph_only:
@@ -471,8 +474,13 @@ _DETAILS: dict[str, Callable[[Path], dict]] = {
 
 def _summary(run_dir: Path, cfg, results: list[StageResult], wall: float) -> dict:
     stages = {
-        r.name: {"status": r.status, "seconds": round(r.seconds, 2), "message": r.message,
-                 "passed": r.passed, **r.detail}  # fmt: skip
+        r.name: {
+            "status": r.status,
+            "seconds": round(r.seconds, 2),
+            "message": r.message,
+            "passed": r.passed,
+            **r.detail,
+        }  # fmt: skip
         for r in results
     }
     return {

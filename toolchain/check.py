@@ -66,8 +66,14 @@ def nir_violations(graph: HardwareGraph) -> list[Violation]:
         out.append(_nir("float_graph", "-", f"the graph is {md.format}; NIR has no fixed point",
                         f"check or export the float graph ({GRAPH_FLOAT})"))  # fmt: skip
     if md.timing != "ideal":
-        out.append(_nir("ideal_timing", "-", f"the graph has {md.timing} timing",
-                        f"check or export the ideal-timing float graph ({GRAPH_FLOAT})"))
+        out.append(
+            _nir(
+                "ideal_timing",
+                "-",
+                f"the graph has {md.timing} timing",
+                f"check or export the ideal-timing float graph ({GRAPH_FLOAT})",
+            )
+        )
     for name, node in graph.nodes.items():
         out += [_nir(rule, name, what, fix) for rule, what, fix in _node_refusals(node)]
     return out
@@ -80,27 +86,53 @@ def _node_refusals(node) -> list[tuple[str, str, str]]:
     found = []
     if isinstance(node, LIF):
         if node.reset != "hard":
-            found.append(("hard_reset", "soft reset (V = H - θ·S): NIR's LIF sets v to v_reset",
-                          "retrain with `--set model.neuron.reset=hard`, or " + _OTHER))
+            found.append(
+                (
+                    "hard_reset",
+                    "soft reset (V = H - θ·S): NIR's LIF sets v to v_reset",
+                    "retrain with `--set model.neuron.reset=hard`, or " + _OTHER,
+                )
+            )
         th = np.asarray(node.threshold)
         if th.ndim and not np.all(th == th.flat[0]):
-            found.append(("constant_threshold", f"a per-step threshold schedule θ[t] "
-                          f"({th.size} values, OTS): NIR's v_threshold is constant in time",
-                          "retrain with `model.norm: osr` instead of osr_ots, or " + _OTHER))
+            found.append(
+                (
+                    "constant_threshold",
+                    f"a per-step threshold schedule θ[t] "
+                    f"({th.size} values, OTS): NIR's v_threshold is constant in time",
+                    "retrain with `model.norm: osr` instead of osr_ots, or " + _OTHER,
+                )
+            )
         bias = getattr(node, "bias", None)
         if node.decay == 1 and bias is not None and np.any(np.asarray(bias) != 0):
-            found.append(("if_bias", "decay 1 (no leak) maps to NIR IF, which has no bias term",
-                          _OTHER))
+            found.append(
+                ("if_bias", "decay 1 (no leak) maps to NIR IF, which has no bias term", _OTHER)
+            )
     if isinstance(node, EICircuit):
-        found.append(("ei_circuit", "divisive E-I inhibition has no NIR primitive",
-                      "train a non-E-I architecture (e.g. `--arch mlp`), or " + _OTHER))
+        found.append(
+            (
+                "ei_circuit",
+                "divisive E-I inhibition has no NIR primitive",
+                "train a non-E-I architecture (e.g. `--arch mlp`), or " + _OTHER,
+            )
+        )
     if isinstance(node, (EICircuit, FastInhibitory)):
-        found.append(("binary_spikes", f"{node.kind} sends graded payloads; NIR neurons emit "
-                      "binary events", "train a non-E-I architecture, or " + _OTHER))
+        found.append(
+            (
+                "binary_spikes",
+                f"{node.kind} sends graded payloads; NIR neurons emit binary events",
+                "train a non-E-I architecture, or " + _OTHER,
+            )
+        )
     if isinstance(node, Conv2d) and node.groups != 1:
-        found.append(("ungrouped_conv", f"groups={node.groups}: nir 1.0's Conv2d type check "
-                      "refuses grouped convolutions", _OTHER))
-    return found  # fmt: skip
+        found.append(
+            (
+                "ungrouped_conv",
+                f"groups={node.groups}: nir 1.0's Conv2d type check refuses grouped convolutions",
+                _OTHER,
+            )
+        )
+    return found
 
 
 def _nir(rule: str, layer: str, what: str, fix: str | None) -> Violation:

@@ -53,8 +53,9 @@ def test_every_stage_runs_nir_is_refused_with_its_reason_and_the_exit_is_0(first
     stages = summary["stages"]
     assert list(stages) == ALL
     assert [stages[s]["status"] for s in ALL] == ["ran"] * 6 + ["refused", "ran"]
-    assert "soft reset" in stages["nir"]["message"] and "not expressible in NIR" in (
-        stages["nir"]["message"]
+    assert (
+        "soft reset" in stages["nir"]["message"]
+        and "not expressible in NIR" in (stages["nir"]["message"])
     )
     for stage, rung in [("verify", "rung0"), ("verify", "rung1"), ("lava", "rung2"),
                         ("onnx", "rung3")]:  # fmt: skip

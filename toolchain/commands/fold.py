@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> Outcome:
     for node in g.nodes.values():
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
     path = f"{args.run_dir}/{GRAPH_FLOAT}"
-    text = f"wrote {path} (T={g.metadata.T}; " + ", ".join(
-        f"{n} {k}" for k, n in kinds.items()
-    ) + ")"
+    text = (
+        f"wrote {path} (T={g.metadata.T}; " + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
+    )
     return Outcome({"graph": path, "T": g.metadata.T, "nodes": kinds}, text)

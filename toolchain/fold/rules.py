@@ -99,6 +99,8 @@ def _v(rule: str, target: str, layer: str, what: str, fix: str | None = None) ->
 # For a chip with other limits, pass its TargetLimits (Python) instead of retraining.
 _NARROW_IN = "narrow the layer (fewer inputs per neuron) and retrain"
 _NARROW_OUT = "narrow the layer(s) it feeds (fewer outputs per neuron) and retrain"
+
+
 def fan_in(node) -> int | None:
     """Synapses into one output neuron of a synapse node (None for other kinds): ``in`` of a
     Dense, ``C_in/groups · kh · kw`` of a Conv2d, the E-I circuit's ``W_EE`` fan-in plus its
