@@ -359,7 +359,7 @@ def run_chain(
             stages = [s for s in stages if s.name != "fold"]
         for stage in stages[: _stop_index(stages, opts.until)]:
             if stage.name == "report":
-                _drop_stale_rungs(ctx, say)
+                _drop_stale(ctx, say)
             result = _run_stage(stage, ctx, say)
             results.append(result)
             say(result.line())
@@ -370,20 +370,28 @@ def run_chain(
     return ChainResult(run_dir, tuple(results), summary)
 
 
-def _drop_stale_rungs(c: _Ctx, say) -> None:
-    """Entries of ``verify.json`` left stale by an earlier run of a target this run does not
-    build (``--targets``) are removed, with a line saying so: the report shows only rungs
-    that hold for the artifacts on disk."""
-    path = c.run_dir / rundir.VERIFY_JSON
-    stale = []
-    for rung in read_verify_json(path)["rungs"]:
-        found = provenance.stale(c.run_dir, provenance.rung_key(rung))
-        if found is not None:
-            stale.append(rung)
-            say(f"dropped verify.json rung {rung}: stale ({found.why}) and not rebuilt here")
-    if stale:
-        remove_rungs(path, stale)
-        provenance.forget(c.run_dir, [provenance.rung_key(r) for r in stale])
+def _drop_stale(c: _Ctx, say) -> None:
+    """Artifacts of a target this run does not build (``--targets``) that an earlier run left
+    stale are removed (its files and its rung's entry), each with a line saying so: the report
+    then shows only what holds for the graphs on disk."""
+    from toolchain.report import TARGETS as TARGET_FILES  # target -> (files, rung, timing)
+
+    rungs, keys = [], []
+    for target in sorted(set(TARGETS) - set(c.opts.targets)):
+        files, rung, _ = TARGET_FILES[target]
+        for key in (*files, provenance.rung_key(rung)):
+            found = provenance.stale(c.run_dir, key)
+            if found is None:
+                continue
+            say(f"removed {key}: stale ({found.why}) and {target} is not in --targets")
+            keys.append(key)
+            if "#" in key:
+                rungs.append(rung)
+            else:
+                (c.run_dir / key).unlink(missing_ok=True)
+    if rungs:
+        remove_rungs(c.run_dir / rundir.VERIFY_JSON, rungs)
+    provenance.forget(c.run_dir, keys)
 
 
 def _stop_index(stages, until: str) -> int:
@@ -422,7 +430,11 @@ def _with_rungs(result: StageResult, stage: _Stage, c: _Ctx) -> StageResult:
     it ran now or is unchanged from an earlier run)."""
     rungs = read_verify_json(c.run_dir / rundir.VERIFY_JSON)["rungs"]
     detail = _DETAILS.get(stage.name, lambda run_dir: {})(c.run_dir)
-    mine = {f"rung{r}": rungs[str(r)] for r in stage.rungs if str(r) in rungs}
+    mine = {  # a refusal is no verdict (the stage says it was refused)
+        f"rung{r}": rungs[str(r)]
+        for r in stage.rungs
+        if str(r) in rungs and rungs[str(r)].get("status") != "refused"
+    }
     passed = None
     if mine:
         passed = all(bool(e.get("passed")) for e in mine.values())

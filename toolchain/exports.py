@@ -25,7 +25,7 @@ import numpy as np
 from hwsim.errors import ConfigError, DesignRuleError, ExportError
 from hwsim.graph import HardwareGraph
 from hwsim.io import load_graph
-from hwsim.verify import write_verify_json
+from hwsim.verify import refusal_entry, write_verify_json
 from toolchain import provenance
 from toolchain.rundir import (
     CONFIG,
@@ -97,13 +97,25 @@ def _test_split(run_dir: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     return data.inputs("test", n), np.asarray(data.y_test[:n])
 
 
+#: rung -> the title of its verify.json entry when the target refuses the network
+RUNG_TITLES = {
+    2: "fixed graph in hwsim (lava timing) ↔ Lava",
+    3: "hwsim ↔ ONNX IR",
+    4: "float graph (hwsim) ↔ NIR in Norse",
+}
+
+
 def _translate(run_dir: Path, wanted: dict[str, dict], inputs: Sequence[str], command: str,
                fn: Callable):  # fmt: skip
-    """``fn()``; a refusal (:data:`REFUSALS`) is recorded for each key of ``wanted`` (with
-    the options it was wanted with: the file, and the rung when verifying), then re-raised."""
+    """``fn()``; a refusal (:data:`REFUSALS`) is written into ``verify.json`` as the rung's
+    refusal entry (the report shows it with its reason) and recorded for each key of
+    ``wanted`` (with the options it was wanted with), then re-raised."""
     try:
         return fn()
     except REFUSALS as exc:
+        rung = next(k for k in wanted if "#" in k).split("#")[1]
+        entry = refusal_entry(int(rung), RUNG_TITLES[int(rung)], str(exc))
+        write_verify_json(run_dir / VERIFY_JSON, {rung: entry})
         for key, options in wanted.items():
             provenance.record(run_dir, "export", command, [key], inputs, options, refused=str(exc))
         raise
@@ -112,11 +124,10 @@ def _translate(run_dir: Path, wanted: dict[str, dict], inputs: Sequence[str], co
 def _wanted(model_key: str, model_options: dict, rung: int, verify_n: int | None,
             rung_opts: dict) -> dict[str, dict]:  # fmt: skip
     """The artifacts an export makes, with their options: the model file, and the rung's
-    entry when verifying."""
-    wanted = {model_key: model_options}
-    if verify_n is not None:
-        wanted[provenance.rung_key(rung)] = rung_opts
-    return wanted
+    entry (its options are the rung's when verifying; a refusal without ``--verify`` is still
+    the rung's entry)."""
+    return {model_key: model_options,
+            provenance.rung_key(rung): rung_opts if verify_n is not None else {}}  # fmt: skip
 
 
 def _record_rung(run_dir: Path, rung: int, entry, command: str, inputs, options) -> dict:

@@ -66,7 +66,8 @@ def test_every_stage_runs_nir_is_refused_with_its_reason_and_the_exit_is_0(first
     assert not (run_dir / "model.nir").exists()
     assert json.loads((run_dir / "summary.json").read_text()) == summary
     verify = json.loads((run_dir / "verify.json").read_text())
-    assert set(verify["rungs"]) == {"0", "1", "2", "3"} and verify["passed"]
+    assert set(verify["rungs"]) == {"0", "1", "2", "3", "4"} and verify["passed"]
+    assert verify["rungs"]["4"]["status"] == "refused"  # the report shows it with its reason
     assert verify["rungs"]["2"]["metrics"]["samples"] == 2
     assert verify["rungs"]["3"]["metrics"]["onnxruntime.samples"] == 40
 
@@ -105,9 +106,10 @@ def test_a_changed_option_rebuilds_that_stage_and_everything_after_it(first_run,
     run_dir = tmp_path / "runs" / "tiny"
     rep = json.loads((run_dir / "quantize_report.json").read_text())
     assert rep["settings"]["weight_bits"] == 6
-    # the Lava export was made from the 8-bit graph: now refused as stale, with the command
-    code, (_out, err) = _run(["run-lava", str(run_dir), "--n", "2"])
-    assert code == 1 and "model.lava.json is stale (made from an older graph.fixed.npz)" in err
+    # the Lava export and its rung were made from the 8-bit graph: removed, and said so
+    assert "removed model.lava.json: stale (made from an older graph.fixed.npz)" in err
+    assert not (run_dir / "model.lava.json").exists()
+    assert set(json.loads((run_dir / "verify.json").read_text())["rungs"]) == {"0", "1", "3", "4"}
 
 
 def test_until_stops_after_the_stage_and_a_changed_config_needs_overwrite(first_run, tmp_path):

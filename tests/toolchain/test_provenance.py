@@ -112,6 +112,11 @@ def test_report_refuses_a_rung_made_from_an_older_graph(runs, capsys):
     capsys.readouterr()
     assert main(["report", run, "--n", "20"]) == 1
     err = capsys.readouterr().err
+    assert "model.fixed.onnx is stale (made from an older graph.fixed.npz)" in err
+    assert main(["export", "onnx", run]) == 0  # the models again, but not the rung
+    capsys.readouterr()
+    assert main(["report", run, "--n", "20"]) == 1
+    err = capsys.readouterr().err
     assert "verify.json rung 3 is stale (made from an older graph.fixed.npz)" in err
     assert "spikefold export onnx" in err and "--verify --n 20" in err
 

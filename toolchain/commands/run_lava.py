@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> Outcome:
     if path.exists():
         spec, source = load_lava(path), str(path)
     elif args.spec is None and (run_dir / GRAPH_FIXED).exists():
-        from toolchain.commands.export_lava import _load
+        from hwsim.io import load_graph
+        from toolchain.fold import to_lava_timing
 
-        spec, source = translate(_load(run_dir / GRAPH_FIXED)), f"{run_dir / GRAPH_FIXED}"
+        graph = to_lava_timing(load_graph(run_dir / GRAPH_FIXED))
+        spec, source = translate(graph), f"{run_dir / GRAPH_FIXED}"
     else:
         raise ConfigError(f"{path} is missing: run `spikefold export lava {run_dir}` first")
     _model, _cfg, data = load_trained(run_dir)
