@@ -57,9 +57,17 @@ def run(args: argparse.Namespace) -> Outcome:
         overwrite=args.overwrite,
         progress=progress_enabled(args),
     )
+    from hwsim.numfmt import fmt_percent
+
     res = run_chain(args.source, args.runs, opts, say=lambda line: say(args, line))
     verdict = "every rung passed" if res.ok else "FAILED: a stage failed or a rung did not pass"
     lines = [f"{verdict}; summary: {res.run_dir}/summary.json"]
+    acc = {k: res.summary.get(k) for k in ("test_accuracy", "fixed_test_accuracy")}
+    if acc["test_accuracy"] is not None and acc["fixed_test_accuracy"] is not None:
+        lines.append(
+            f"test accuracy {fmt_percent(acc['test_accuracy'])} (torch), "
+            f"{fmt_percent(acc['fixed_test_accuracy'])} (8-bit hwsim)"
+        )
     report = res.summary["stages"].get("report", {})
     if report.get("html"):
         lines.append(f"report: {report['html']}")
