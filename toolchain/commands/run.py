@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> Outcome:
     if acc["test_accuracy"] is not None and acc["fixed_test_accuracy"] is not None:
         lines.append(
             f"test accuracy {fmt_percent(acc['test_accuracy'])} (torch), "
-            f"{fmt_percent(acc['fixed_test_accuracy'])} (8-bit hwsim)"
+            f"{fmt_percent(acc['fixed_test_accuracy'])} ({args.weight_bits}-bit hwsim)"
         )
     report = res.summary["stages"].get("report", {})
     if report.get("html"):
