@@ -190,7 +190,8 @@ def train_run(
             resume=resume,
             meta={"run_config": cfg.to_dict()},
         )
-        if main:
+        done = bool(result["history"]) and result["history"][-1]["epoch"] >= cfg.train.epochs
+        if main and done:  # a run stopped early (time_limit_s) is not trained yet: no record
             provenance.record(
                 run_dir,
                 "train",
