@@ -23,7 +23,7 @@ $(STAMP): $(DEPFILES)
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m toolchain.demo
+	$(VENV)/bin/spikefold run configs/demo.yaml
 
 lint: setup
 	$(PY) -m ruff check .

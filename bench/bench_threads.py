@@ -21,9 +21,11 @@ ROUNDS = 3
 
 
 def _epoch_seconds(threads: int, data) -> float:
+    from experiments.demo import demo_config
     from models import build_model
-    from toolchain.demo import DEMO_CONFIG
     from toolchain.train import TrainConfig, fit
+
+    DEMO_CONFIG = demo_config()
 
     spec = {**DEMO_CONFIG["model"], "in_shape": list(data.in_shape), "num_classes": 10}
     train = {**DEMO_CONFIG["train"], "epochs": 1, "progress": False, "threads": threads}

@@ -1,7 +1,8 @@
 """The demo's numbers for README and docs/results.md: ``make demo``'s pipeline, measured.
 
-Runs :func:`toolchain.demo.run_demo` (train the E-I MLP on digits, fold, quantise, rungs 0-1,
-ONNX + rung 3, NIR or its refusal, Lava + rung 2, report) into ``<runs>/demo`` and collects
+Runs ``spikefold run configs/demo.yaml`` (:func:`toolchain.chain.run_chain`: train the E-I MLP
+on digits, fold, quantise, rungs 0-1, Lava + rung 2, ONNX + rung 3, NIR or its refusal, report)
+into ``<runs>/demo`` and collects
 the headline numbers from the run directory's own files (``summary.json``, ``verify.json``,
 ``report.json``).
 
@@ -13,9 +14,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from experiments.results import md_table, pct
 
-__all__ = ["collect", "run", "render"]
+__all__ = ["DEMO_CONFIG_PATH", "demo_config", "collect", "run", "render"]
+
+#: the config ``make demo`` runs
+DEMO_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+
+
+def demo_config() -> dict:
+    """``configs/demo.yaml`` as a plain dict (a fresh copy on every call)."""
+    return yaml.safe_load(DEMO_CONFIG_PATH.read_text(encoding="utf-8"))
 
 
 def _rung(verify: dict, n: int) -> dict | None:
@@ -45,12 +56,12 @@ def collect(run_dir: Path) -> dict:
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     stages = summary["stages"]
     return {
-        "config": json.loads(json.dumps(_demo_config())),
+        "config": demo_config(),
         "test_accuracy": summary["test_accuracy"],
         "fixed_test_accuracy": summary["fixed_test_accuracy"],
         "rungs": {str(n): _rung(verify, n) for n in (0, 1, 2, 3, 4)},
-        "nir_skipped": stages["nir"].get("skipped"),
-        "lava_samples": stages["lava"].get("samples"),
+        "nir_skipped": stages["nir"]["message"] if stages["nir"]["status"] == "refused" else None,
+        "lava_samples": (_rung(verify, 2) or {}).get("samples"),
         "report": {
             "samples": report["headline"]["samples"],
             "spikes_per_sample": report["headline"]["spikes_per_sample"],
@@ -62,18 +73,13 @@ def collect(run_dir: Path) -> dict:
     }
 
 
-def _demo_config() -> dict:
-    from toolchain.demo import DEMO_CONFIG
-
-    return DEMO_CONFIG
-
-
 def run(budget) -> dict:
     """The results generator's entry (:mod:`experiments.all`)."""
-    from toolchain.demo import run_demo
+    from toolchain.chain import ChainOptions, run_chain
 
-    run_demo(budget.runs, progress=False, n_verify=64 if budget.quick else None)
-    return collect(Path(budget.runs) / "demo")
+    options = ChainOptions(n=64 if budget.quick else None, overwrite=True)
+    result = run_chain(DEMO_CONFIG_PATH, runs_root=budget.runs, options=options, say=lambda _: None)
+    return collect(result.run_dir)
 
 
 def _reason(message: str) -> str:

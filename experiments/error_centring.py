@@ -19,17 +19,17 @@ import time
 
 import torch
 
+from experiments.demo import demo_config
 from experiments.results import md_table
 from models.architectures import build_model
 from toolchain.data import load_dataset
-from toolchain.demo import DEMO_CONFIG
 from toolchain.train import TrainConfig, fit
 
 __all__ = ["MODES", "measure", "run", "render", "main"]
 
 MODES = ("none", "center", "lateral")
-#: the demo's optimiser and schedule (toolchain.demo), with this experiment's epochs and seeds
-TRAIN = {k: v for k, v in DEMO_CONFIG["train"].items() if k not in ("epochs", "seed")}
+#: the demo's optimiser and schedule (configs/demo.yaml), with this experiment's epochs and seeds
+TRAIN = {k: v for k, v in demo_config()["train"].items() if k not in ("epochs", "seed")}
 FULL = {"widths": (128, 64), "seeds": 10, "epochs": 3, "limit": None}
 QUICK = {"widths": (32,), "seeds": 1, "epochs": 1, "limit": 300}
 CHANCE = 0.2

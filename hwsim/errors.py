@@ -23,6 +23,8 @@ __all__ = [
     "ExportError",
     "VerificationError",
     "DesignRuleError",
+    "StaleArtifactError",
+    "RunLockedError",
 ]
 
 
@@ -83,3 +85,18 @@ class DesignRuleError(SpikefoldError, ValueError):
     def __init__(self, message: str, violations: tuple[Violation, ...] | list = ()) -> None:
         super().__init__(message)
         self.violations = tuple(violations)
+
+
+class StaleArtifactError(SpikefoldError):
+    """An artifact of a run directory is stale: an input changed after it was made, or it was
+    changed after its stage wrote it (``toolchain.provenance``). ``key`` names the artifact
+    the caller asked for; the message names the first stale file and the commands that
+    rebuild it."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class RunLockedError(SpikefoldError):
+    """Another process is writing the same run directory."""

@@ -77,6 +77,7 @@ __all__ = [
     "rung1",
     "sequence_inputs",
     "write_verify_json",
+    "remove_rungs",
     "read_verify_json",
     "refusal_entry",
 ]
@@ -201,7 +202,9 @@ class RungResult:
             if key in self.metrics:
                 parts.append(fmt.format(self.metrics[key]))
         line = f"{head} " + "; ".join(parts)
-        if self.first_divergence is not None:
+        # A passing rung may still hold a divergence (rung 1 passes on accuracy while
+        # quantisation flips spikes): that is detail for verify.json, not for a PASS line.
+        if self.first_divergence is not None and not self.passed:
             line += f"; first divergence: {self.first_divergence.describe()}"
         return line
 
@@ -390,6 +393,7 @@ def rung0(
     tie_tol: float | None = None,
     *,
     batch_size: int = 256,
+    progress: bool = False,
 ) -> RungResult:
     """Rung 0: the torch eval network's per-step outputs ``reference`` ({node: [T, B, ...]}:
     every LIF node's spikes and the Readout node's currents, as
@@ -398,7 +402,7 @@ def rung0(
     ``inputs`` the frames ``[B, ...]`` or the input sequence ``[T, B, ...]`` the torch net
     saw. ``tie_tol`` None derives the per-element bound of the module docstring; a number is
     an absolute tolerance on ``|H - θ|`` (and on the readout currents). Samples are processed
-    in batches of ``batch_size``.
+    in batches of ``batch_size`` (a tqdm bar with ``progress``).
     """
     g = graph_float
     if g.metadata.format != "float32" or g.metadata.timing != "ideal":
@@ -428,7 +432,7 @@ def rung0(
     free = {n: LayerAgreement() for n in lifs}
     first, first_key, ties = None, None, []
     ro_err, ro_ratio, agree = 0.0, 0.0, 0
-    for s0 in range(0, n_total, batch_size):
+    for s0 in _batch_starts(n_total, batch_size, "rung 0 hwsim" if progress else None):
         sl = slice(s0, min(s0 + batch_size, n_total))
         xb = {k: v[:, sl] for k, v in seq.items()}
         refb = {k: np.asarray(v)[:, sl] for k, v in reference.items()}
@@ -492,6 +496,17 @@ def rung0(
     )
 
 
+def _batch_starts(n: int, batch_size: int, desc: str | None):
+    """Start indices of the batches of ``n`` samples, behind a tqdm bar (stderr) when
+    ``desc`` is given."""
+    starts = range(0, n, batch_size)
+    if desc is None:
+        return starts
+    from tqdm.auto import tqdm
+
+    return tqdm(starts, desc=desc, unit="batch", leave=False)
+
+
 def _layer_rung0(g, name, rec, force, ref, tie_tol, s0):
     ours, theirs = rec[name] != 0, ref != 0
     mism = ours != theirs
@@ -534,10 +549,12 @@ def rung1(
     batch_size: int = 256,
     generator: np.random.Generator | None = None,
     max_accuracy_drop: float = 0.01,
+    progress: bool = False,
 ) -> RungResult:
     """Rung 1: the float graph against its quantised twin, both in hwsim, on ``inputs``
     (frames ``[N, ...]``, or spike trains ``[T, N, ...]`` for ``spikes`` inputs) with
-    ``labels [N]``. ``rate`` inputs are drawn once (``generator``) and fed to both."""
+    ``labels [N]``. ``rate`` inputs are drawn once (``generator``) and fed to both;
+    ``progress`` shows a tqdm bar over the batches."""
     gf, gq = graph_float, graph_fixed
     if gf.metadata.format != "float32" or gq.metadata.format != "fixed":
         raise VerificationError("rung 1 takes a float32 graph and a fixed graph")
@@ -557,7 +574,7 @@ def rung1(
     gen = np.random.default_rng(0) if generator is None else generator
     layers = {n: LayerAgreement() for n in lifs}
     first, rf, rq, overflow = None, [], [], {}
-    for s0 in range(0, n_total, batch_size):
+    for s0 in _batch_starts(n_total, batch_size, "rung 1" if progress else None):
         xb = x[:, s0 : s0 + batch_size] if spikes else x[s0 : s0 + batch_size]
         enc_f = encode_inputs(gf, xb, gen)
         if gf.nodes[name].encoding == "direct":
@@ -657,6 +674,19 @@ def write_verify_json(
     )  # fmt: skip
     for key, val in items:
         data["rungs"][str(key)] = _plain(val)
+    return _write_verify(p, data)
+
+
+def remove_rungs(path: str | os.PathLike, rungs: Iterable[int | str]) -> Path:
+    """Delete the entries of ``rungs`` from ``path`` (e.g. stale ones), atomically."""
+    p = Path(path)
+    data = read_verify_json(p)
+    for key in rungs:
+        data["rungs"].pop(str(key), None)
+    return _write_verify(p, data)
+
+
+def _write_verify(p: Path, data: dict) -> Path:
     data["passed"] = all(
         bool(r.get("passed")) for r in data["rungs"].values() if r.get("status") != "refused"
     )

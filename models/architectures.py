@@ -10,6 +10,7 @@ over time.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -74,14 +75,22 @@ def register_architecture(name: str) -> Callable:
 def build_model(cfg: dict) -> nn.Module:
     """Build ``cfg["arch"]`` with the remaining keys as options.
 
-    Raises ``ValueError`` naming the valid architectures for an unknown name, and naming the
-    architecture for a bad option.
+    Raises ``ValueError`` naming the valid architectures for an unknown name, and the unknown
+    option(s) with the architecture's valid ones for a bad option.
     """
     cfg = dict(cfg)
     name = str(cfg.pop("arch", "")).lower()
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; valid: {sorted(ARCHITECTURES)}")
+    builder = ARCHITECTURES[name]
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(cfg) - set(params))
+        if unknown:
+            # in_shape and num_classes are filled in from the dataset: not the user's to list
+            valid = sorted(set(params) - {"in_shape", "num_classes"})
+            raise ValueError(f"architecture {name!r}: unknown option(s) {unknown}; valid: {valid}")
     try:
-        return ARCHITECTURES[name](**cfg)
+        return builder(**cfg)
     except TypeError as exc:
-        raise ValueError(f"architecture {name!r}: bad options {sorted(cfg)}: {exc}") from exc
+        raise ValueError(f"architecture {name!r}: {exc}") from exc

@@ -69,7 +69,9 @@ class RunConfig:
             raise ConfigError(f"unknown config section(s) {sorted(unknown)}; valid: {SECTIONS}")
         model = copy.deepcopy(d.get("model") or DEFAULT_MODEL)
         if "arch" not in model:
-            raise ConfigError("config section 'model' needs an 'arch' (e.g. arch: mlp)")
+            raise ConfigError(
+                "config section 'model' needs an 'arch' (e.g. arch: mlp, or --arch mlp)"
+            )
         return cls(
             name=str(d.get("name", "run")),
             data=DataConfig.from_dict(dict(d.get("data") or {})),

@@ -393,8 +393,8 @@ def load_dataset(
     if needs_root:
         if root is None:
             raise ConfigError(
-                f"dataset {name!r} is read from local files: pass root=<directory> "
-                "(--data-root or data.root)"
+                f"dataset {name!r} is read from local files: give their directory with "
+                "--data-root DIR (data.root in a config file)"
             )
         root = Path(root)
         if not root.is_dir():

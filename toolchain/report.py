@@ -40,6 +40,8 @@ __all__ = [
     "resolve_graph",
     "exported_targets",
     "make_report",
+    "report_run",
+    "report_options",
     "lava_crosscheck",
 ]
 
@@ -313,3 +315,56 @@ def make_report(
     rep = build_report(runs, stages=stages, verify=verify if verify["rungs"] else None,
                        meta=meta, extra=extra)  # fmt: skip
     return write_report(run_dir if out_dir is None else out_dir, rep)
+
+
+def report_options(
+    n: int | None = None,
+    graph: str = "auto",
+    timing: str = "auto",
+    models: Sequence[str] | None = None,
+    tables: Sequence[str | Path] = (),
+    seed: int = 0,
+    lava_samples: int = 0,
+) -> dict:
+    """The options that change a report (its provenance record)."""
+    return {
+        "n": n,
+        "graph": graph,
+        "timing": timing,
+        "models": None if models is None else list(models),
+        "tables": [str(Path(t).resolve()) for t in tables],
+        "seed": seed,
+        "lava_samples": lava_samples,
+    }
+
+
+def report_run(run_dir: str | Path, **kwargs) -> ReportPaths:
+    """:func:`make_report` (same keyword arguments, ``models`` by name) on a run directory
+    under its lock: what it shows — the graph it counts, ``config.yaml``, ``metrics.json``, the
+    exported models and every rung of ``verify.json`` — is refused when stale, and the report's
+    files record what they were made from (the user's price tables included, by content)."""
+    from hwsim.verify import read_verify_json
+    from toolchain import provenance
+
+    run_dir = Path(run_dir)
+    names = ("n", "graph", "timing", "models", "tables", "seed", "lava_samples")
+    opts = report_options(**{k: kwargs[k] for k in names if k in kwargs})
+    with provenance.run_lock(run_dir, "spikefold report"):
+        gpath = resolve_graph(run_dir, opts["graph"])
+        rungs = read_verify_json(run_dir / rundir.VERIFY_JSON)["rungs"]
+        shown = [rundir.CONFIG, rundir.METRICS, *(f for fs, _, _ in TARGETS.values() for f in fs)]
+        inputs = [
+            gpath.name,
+            *(f for f in shown if (run_dir / f).is_file()),
+            *(provenance.rung_key(r) for r in rungs),
+            *opts["tables"],
+        ]
+        provenance.require_fresh(run_dir, inputs)
+        paths = make_report(run_dir, **kwargs)
+        if kwargs.get("out_dir") is None:
+            flags = "" if opts["n"] is None else f" --n {opts['n']}"
+            provenance.record(
+                run_dir, "report", "spikefold report {run}" + flags, rundir.REPORT_FILES,
+                inputs, opts,
+            )  # fmt: skip
+    return paths

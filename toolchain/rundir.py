@@ -16,4 +16,25 @@ ONNX_MODELS = {"fixed": "model.fixed.onnx", "float": "model.float.onnx"}  # spik
 LAVA_JSON = "model.lava.json"  # spikefold export lava
 LAVA_FLOAT_JSON = "model.float.lava.json"  # spikefold export lava --float
 MODEL_NIR = "model.nir"  # spikefold export nir
-SUMMARY = "summary.json"  # make demo
+REPORT_FILES = ("report.json", "report.md", "report.html")  # spikefold report
+SUMMARY = "summary.json"  # spikefold run: the headline numbers of every stage
+PROVENANCE = "provenance.json"  # toolchain.provenance: what every artifact was made from
+LOCK = ".lock"  # toolchain.provenance.run_lock: held while a command writes the run
+
+#: Every file spikefold writes into a run directory (``train --overwrite`` deletes these).
+ARTIFACTS = (
+    CONFIG,
+    CHECKPOINT,
+    METRICS,
+    GRAPH_FLOAT,
+    FOLD_JSON,
+    GRAPH_FIXED,
+    QUANTIZE_REPORT,
+    VERIFY_JSON,
+    *ONNX_MODELS.values(),
+    LAVA_JSON,
+    LAVA_FLOAT_JSON,
+    MODEL_NIR,
+    *REPORT_FILES,
+    SUMMARY,
+)

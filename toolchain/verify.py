@@ -21,6 +21,7 @@ from hwsim.errors import ConfigError, VerificationError
 from hwsim.graph import HardwareGraph
 from hwsim.verify import RungResult, rung0, rung1, write_verify_json
 from models.base import reset_states, set_step_mode
+from toolchain import provenance
 from toolchain.encoding import get_encoder
 from toolchain.fold.run import FOLD_JSON, GRAPH_FLOAT
 from toolchain.quantize.run import GRAPH_FIXED
@@ -36,7 +37,7 @@ __all__ = [
     "verify_run",
 ]
 
-from toolchain.rundir import VERIFY_JSON
+from toolchain.rundir import CHECKPOINT, CONFIG, VERIFY_JSON
 
 _TORCH_ENCODING = {"direct": "direct", "rate": "poisson", "spikes": "spikes"}
 
@@ -119,20 +120,29 @@ def run_rung0(
     tie_tol: float | None = None,
     batch_size: int = 256,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> RungResult:
     """Rung 0 on frames ``x [N, ...]``: each batch is encoded once (``rate``: drawn with
     ``generator``), run through torch with :func:`record_torch` on ``fold.probes``, and the
-    same sequence goes to :func:`hwsim.verify.rung0` with ``fold.graph``."""
+    same sequence goes to :func:`hwsim.verify.rung0` with ``fold.graph`` (tqdm bars over the
+    batches of both with ``progress``)."""
+    from tqdm.auto import tqdm
+
     graph: HardwareGraph = fold.graph
     seqs, refs = [], {n: [] for n in fold.probes}
-    for xb in _batches(torch.as_tensor(x, dtype=torch.float32), batch_size):
+    batches = _batches(torch.as_tensor(x, dtype=torch.float32), batch_size)
+    total = -(-len(x) // batch_size)
+    bar = tqdm(batches, total=total, desc="rung 0 torch", disable=not progress, leave=False)
+    for xb in bar:
         seq = encode_sequence(xb, graph, generator)
         for node, out in record_torch(model, seq, fold.probes).items():
             refs[node].append(out)
         seqs.append(seq.numpy())
     seq_all = np.concatenate(seqs, axis=1)
     ref_all = {n: np.concatenate(v, axis=1) for n, v in refs.items()}
-    return rung0(graph, seq_all, ref_all, tie_tol=tie_tol, batch_size=batch_size)
+    return rung0(
+        graph, seq_all, ref_all, tie_tol=tie_tol, batch_size=batch_size, progress=progress
+    )
 
 
 def _graph(obj) -> HardwareGraph:
@@ -148,6 +158,7 @@ def run_rung1(
     batch_size: int = 256,
     seed: int = 0,
     max_accuracy_drop: float = 0.01,
+    progress: bool = False,
 ) -> RungResult:
     """Rung 1: ``fold`` (a FoldResult or float graph) against ``quant`` (a QuantResult or
     fixed graph) on ``x`` as hwsim takes it (frames ``[N, ...]``, spike trains ``[T, N, ...]``)
@@ -160,6 +171,7 @@ def run_rung1(
         batch_size=batch_size,
         generator=np.random.default_rng(seed),
         max_accuracy_drop=max_accuracy_drop,
+        progress=progress,
     )
 
 
@@ -170,29 +182,57 @@ def verify_run(
     rungs: tuple[int, ...] = (0, 1),
     batch_size: int = 256,
     seed: int = 0,
+    progress: bool = False,
 ) -> list[RungResult]:
     """Rungs 0 and 1 on the artifacts of a run directory: the trained model
     (:func:`toolchain.pipeline.load_trained`), ``graph.float.npz`` with the probes of
     ``fold.json`` (written by ``spikefold fold``) and ``graph.fixed.npz`` (``spikefold
-    quantize``), on the first ``n`` test samples (all by default). Writes
-    ``run_dir/verify.json`` (merged) and returns the results."""
+    quantize``), on the first ``n`` test samples (all by default), with tqdm bars when
+    ``progress``. Writes ``run_dir/verify.json`` (merged) and the rungs' provenance, and
+    returns the results. Missing or stale inputs are refused, naming the command to run."""
+
+    run_dir = Path(run_dir)
+    need = {0: [CONFIG, CHECKPOINT, GRAPH_FLOAT, FOLD_JSON], 1: [CONFIG, GRAPH_FLOAT, GRAPH_FIXED]}
+    if not rungs or not set(rungs) <= set(need):
+        raise ConfigError(f"verify_run runs rungs 0 and 1; got {tuple(rungs)}")
+    with provenance.run_lock(run_dir, "spikefold verify"):
+        for r in rungs:
+            for f in need[r]:
+                if not (run_dir / f).exists():
+                    stage = {GRAPH_FIXED: "quantize", GRAPH_FLOAT: "fold", FOLD_JSON: "fold"}
+                    cmd = f"spikefold {stage.get(f, 'train')} {run_dir}"
+                    raise ConfigError(f"{run_dir / f} is missing: run `{cmd}` first")
+            provenance.require_fresh(run_dir, need[r])
+        results = _verify(run_dir, n, rungs, batch_size, seed, progress)
+        write_verify_json(run_dir / VERIFY_JSON, results)
+        options = verify_options(n, seed)
+        command = "spikefold verify {run}" + _flags(n, seed)
+        for r in results:
+            provenance.record(
+                run_dir, "verify", command + f" --rungs {r.rung}",
+                [provenance.rung_key(r.rung)], inputs=need[r.rung], options=options,
+            )  # fmt: skip
+    return results
+
+
+def verify_options(n: int | None = None, seed: int = 0) -> dict:
+    """The options that change rungs 0 and 1 (their provenance records)."""
+    return {"n": n, "seed": seed}
+
+
+def _flags(n: int | None, seed: int) -> str:
+    return ("" if n is None else f" --n {n}") + ("" if seed == 0 else f" --seed {seed}")
+
+
+def _verify(run_dir: Path, n, rungs, batch_size, seed, progress) -> list[RungResult]:
     import json
 
     from hwsim.io import load_graph
     from toolchain.fold import FoldResult
     from toolchain.pipeline import load_trained
 
-    run_dir = Path(run_dir)
-    need = {0: [GRAPH_FLOAT, FOLD_JSON], 1: [GRAPH_FLOAT, GRAPH_FIXED]}
-    if not rungs or not set(rungs) <= set(need):
-        raise ConfigError(f"verify_run runs rungs 0 and 1; got {tuple(rungs)}")
     model, _cfg, data = load_trained(run_dir)
     x, y = torch.as_tensor(data.x_test[:n]), data.y_test[:n]
-    for r in rungs:
-        for f in need[r]:
-            if not (run_dir / f).exists():
-                stage = "fold" if f != GRAPH_FIXED else "quantize"
-                raise ConfigError(f"{run_dir / f} is missing: run `spikefold {stage}` first")
     results = []
     graph_float = load_graph(run_dir / GRAPH_FLOAT)
     if 0 in rungs:
@@ -201,12 +241,16 @@ def verify_run(
             raise ConfigError(f"{run_dir / FOLD_JSON}: no 'probes' mapping; re-run the fold")
         gen = torch.Generator().manual_seed(seed)
         fold = FoldResult(graph_float, probes)
-        results.append(run_rung0(model, fold, x, batch_size=batch_size, generator=gen))
+        results.append(
+            run_rung0(model, fold, x, batch_size=batch_size, generator=gen, progress=progress)
+        )
     if 1 in rungs:
         graph_fixed = load_graph(run_dir / GRAPH_FIXED)
         x_hw = data.inputs("test", n)  # spike trains time-first, as hwsim takes them
         results.append(
-            run_rung1(graph_float, graph_fixed, x_hw, y, batch_size=batch_size, seed=seed)
-        )
-    write_verify_json(run_dir / VERIFY_JSON, results)
+            run_rung1(
+                graph_float, graph_fixed, x_hw, y, batch_size=batch_size, seed=seed,
+                progress=progress,
+            )
+        )  # fmt: skip
     return results

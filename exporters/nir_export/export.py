@@ -199,7 +199,7 @@ def _hard_reset(name: str, node: LIF | CubaLIF) -> None:
             f"node {name!r} ({node.kind}): soft reset (V = H - θ·S, reset by subtraction) is "
             "not expressible in NIR 1.0: its LIF, IF and CubaLIF set the membrane to v_reset "
             "on a spike (Norse's reset_method is a runner option, not part of the graph); "
-            "retrain or fold with reset='hard'"
+            "retrain with hard reset (model option neuron.reset: hard), or export to Lava or ONNX"
         )
 
 

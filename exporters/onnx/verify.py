@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import onnx
+from tqdm.auto import tqdm
 
 from exporters.onnx.export import export_onnx
 from exporters.onnx.runner import BACKENDS, OnnxRun, StepModel
@@ -59,6 +60,7 @@ def rung3(
     batch_size: int = 64,
     reference_samples: int | None = 16,
     seed: int = 0,
+    progress: bool = False,
 ) -> RungResult:
     """Rung 3 on the samples ``x`` (as for :func:`hwsim.sim.simulate`; one Input node).
 
@@ -66,7 +68,7 @@ def rung3(
     :data:`~exporters.onnx.runner.BACKENDS`; the slow ``onnx.reference`` backends run on the
     first ``reference_samples`` samples only (None: all). Rate-encoded inputs are drawn from
     ``default_rng([seed, start of the batch])`` identically on both sides. ``labels`` adds
-    the accuracies.
+    the accuracies; ``progress`` shows a tqdm bar over the batches.
     """
     unknown = set(backends) - set(BACKENDS)
     if unknown or not backends:
@@ -91,7 +93,8 @@ def rung3(
     max_cur = {b: 0.0 for b in backends}
     max_ro = {b: 0.0 for b in backends}
     compared = {b: 0 for b in backends}
-    for start in range(0, n, batch_size):
+    for start in tqdm(range(0, n, batch_size), desc="rung 3", unit="batch", disable=not progress,
+                      leave=False):  # fmt: skip
         idx = np.arange(start, min(start + batch_size, n))
         xb = np.take(x, idx, axis=axis)
         # one seed per batch for both sides: rate inputs see the very same draws

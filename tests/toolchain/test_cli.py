@@ -58,6 +58,7 @@ def test_train_from_config_file_and_flags(tmp_path, capsys):
             "--runs",
             str(tmp_path / "runs"),
             "--no-progress",
+            "--json",
             "--set",
             "model.hidden=[8]",
         ]

@@ -57,6 +57,6 @@ def test_export_nir_errors(run_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize("target", ["lava", "onnx", "nir"])
 def test_export_verify_rejects_a_non_positive_n_before_writing(target, tmp_path, capsys):
-    assert main(["export", target, str(tmp_path), "--verify", "--n", "0"]) == 1
-    assert "--n must be positive, got 0" in capsys.readouterr().err
+    assert main(["export", target, str(tmp_path), "--verify", "--n", "0"]) == 2  # usage
+    assert "argument --n: must be an integer >= 1, got 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

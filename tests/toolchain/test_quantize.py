@@ -321,8 +321,9 @@ def test_quantize_run_and_cli(tmp_path, capsys):
     assert main(["quantize", run]) == 1  # no graph yet: an error naming the missing file
     assert "graph.float.npz is missing" in capsys.readouterr().err
     assert main(["fold", run]) == 0
-    assert main(["quantize", run, "--weight-bits", "6", "--calib-samples", "64"]) == 0
-    out = json.loads(capsys.readouterr().out.split("\n}\n", 1)[1])
+    capsys.readouterr()
+    assert main(["quantize", run, "--weight-bits", "6", "--calib-samples", "64", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
     assert out["weight_bits"] == 6 and out["max_rounding_error_steps"] <= 0.5 + 1e-9
     rep = json.loads((tmp_path / "q" / "quantize_report.json").read_text())
     assert rep["settings"]["calib_samples"] == 64 and "m1/weight" in rep["report"]["tensors"]

@@ -5,8 +5,8 @@ optionally checked by rung 4 (the NIR graph executed by Norse against hwsim) int
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from toolchain.console import Outcome, positive_int
 from toolchain.rundir import GRAPH_FLOAT, MODEL_NIR
 
 
@@ -22,43 +22,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run rung 4 (hwsim float vs Norse) on test samples; merge into RUN_DIR/verify.json",
     )
-    p.add_argument("--n", type=int, default=256, help="test samples for --verify (default 256)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument(
+        "--n", type=positive_int, default=256, help="test samples for --verify (default 256)"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
+def run(args: argparse.Namespace) -> Outcome:
+    from toolchain.exports import export_nir_run
 
-    from exporters.nir_export import rung4, write_nir
-    from hwsim.errors import ConfigError
-    from hwsim.io import load_graph
-
-    if args.verify and args.n < 1:
-        raise ConfigError(f"--n must be positive, got {args.n}")
-    run_dir = Path(args.run_dir)
-    graph_path = Path(args.graph) if args.graph else run_dir / GRAPH_FLOAT
-    if not graph_path.exists():
-        raise ConfigError(f"{graph_path} is missing: run `spikefold fold {run_dir}` first")
-    graph = load_graph(graph_path)
-    out = write_nir(graph, Path(args.out) if args.out else run_dir / MODEL_NIR, dt=args.dt)
-    print(f"wrote {out} (NIR, {len(graph.nodes)} hardware nodes, dt={args.dt:g})")
-    if not args.verify:
-        return 0
-    from hwsim.verify import write_verify_json
-    from toolchain.pipeline import load_trained
-    from toolchain.verify import VERIFY_JSON
-
-    _model, _cfg, data = load_trained(run_dir)
-    x = data.inputs("test", args.n)
-    res = rung4(
-        graph,
-        x,
+    res = export_nir_run(
+        args.run_dir,
         dt=args.dt,
+        graph=args.graph,
+        out=args.out,
+        verify_n=args.n if args.verify else None,
         batch_size=args.batch_size,
-        generator=np.random.default_rng(args.seed),
+        seed=args.seed,
     )
-    write_verify_json(run_dir / VERIFY_JSON, res)
-    print(res.summary())
-    print(f"wrote {run_dir / VERIFY_JSON}")
-    return 0 if res.passed else 1
+    data = {"model": res.files["nir"], **res.info, "rung4": res.rung}
+    return Outcome(data, "\n".join(res.lines), ok=res.passed)

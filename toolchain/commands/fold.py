@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from toolchain.console import Outcome
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,14 +18,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     from toolchain.fold import fold_run
+    from toolchain.rundir import GRAPH_FLOAT
 
     res = fold_run(args.run_dir, ei_floor=args.ei_floor)
     g = res.graph
     kinds: dict[str, int] = {}
     for node in g.nodes.values():
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
-    print(json.dumps({"graph": f"{args.run_dir}/graph.float.npz", "T": g.metadata.T,
-                      "nodes": kinds}, indent=2))  # fmt: skip
-    return 0
+    path = f"{args.run_dir}/{GRAPH_FLOAT}"
+    text = (
+        f"wrote {path} (T={g.metadata.T}; " + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
+    )
+    return Outcome({"graph": path, "T": g.metadata.T, "nodes": kinds}, text)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from toolchain.console import Outcome
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a hardware graph file (.npz) or a run directory")
@@ -24,11 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="stored",
         help="show the graph as stored (default) or in Lava's timing (Delay nodes, offsets)",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
+def run(args: argparse.Namespace) -> Outcome:
     from pathlib import Path
 
     from hwsim.describe import node_rows
@@ -49,14 +49,9 @@ def run(args: argparse.Namespace) -> int:
         from toolchain.fold.timing import to_lava_timing
 
         graph = to_lava_timing(graph)
-    if args.json:
-        meta = to_dict(graph.metadata)
-        rows = node_rows(graph)
-        out = {"file": str(path), "metadata": meta, "nodes": rows,
-               "edges": [list(e) for e in graph.edges],
-               "parameters": sum(r["params"] for r in rows)}  # fmt: skip
-        print(json.dumps(out, indent=2, ensure_ascii=False))
-    else:
-        print(f"{path}")
-        print(graph.summary())
-    return 0
+    meta = to_dict(graph.metadata)
+    rows = node_rows(graph)
+    out = {"file": str(path), "metadata": meta, "nodes": rows,
+           "edges": [list(e) for e in graph.edges],
+           "parameters": sum(r["params"] for r in rows)}  # fmt: skip
+    return Outcome(out, f"{path}\n{graph.summary()}")

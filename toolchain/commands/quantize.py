@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from toolchain.console import Outcome, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--payload-bits", type=int, default=16, help="E-I graded payload bits (<=24)")
     p.add_argument("--input-bits", type=int, default=8, help="direct input bits")
-    p.add_argument("--calib-samples", type=int, default=256, help="training images to calibrate")
+    p.add_argument(
+        "--calib-samples", type=positive_int, default=256, help="training images to calibrate"
+    )
     p.add_argument(
         "--target",
         default="hwsim",
@@ -26,8 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     from toolchain.quantize import quantize_run
+    from toolchain.rundir import GRAPH_FIXED, QUANTIZE_REPORT
 
     res = quantize_run(
         args.run_dir,
@@ -39,13 +43,24 @@ def run(args: argparse.Namespace) -> int:
         target=args.target,
     )
     worst = max((t["err_max_steps"] for t in res.report["tensors"].values()), default=0.0)
-    print(json.dumps({
-        "graph": f"{args.run_dir}/graph.fixed.npz",
-        "report": f"{args.run_dir}/quantize_report.json",
+    agreement = res.report["calibration"]["prediction_agreement"]
+    data = {
+        "graph": f"{args.run_dir}/{GRAPH_FIXED}",
+        "report": f"{args.run_dir}/{QUANTIZE_REPORT}",
         "weight_bits": args.weight_bits,
         "static_ok": res.overflow["static_ok"],
         "saturation": res.overflow["saturation"],
-        "calibration_prediction_agreement": res.report["calibration"]["prediction_agreement"],
+        "calibration_prediction_agreement": agreement,
         "max_rounding_error_steps": worst,
-    }, indent=2))  # fmt: skip
-    return 0
+    }
+    sat = ", ".join(f"{n}: {ev}" for n, ev in res.overflow["saturation"].items()) or "none"
+    text = "\n".join(
+        [
+            f"wrote {data['graph']} and {data['report']} ({args.weight_bits}-bit weights)",
+            f"overflow: worst-case bounds {'within' if data['static_ok'] else 'beyond'} the "
+            f"widths; saturation events on calibration data: {sat}",
+            f"calibration: float/fixed prediction agreement {agreement:.2%}; "
+            f"largest rounding error {worst:.3g} quantisation steps",
+        ]
+    )
+    return Outcome(data, text)

@@ -8,8 +8,9 @@ simulates a contiguous block of samples and the main process gathers and reports
 from __future__ import annotations
 
 import argparse
-import json
 import time
+
+from toolchain.console import Outcome, positive_int, progress_enabled
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,43 +21,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="dataset name, e.g. digits, cifar100, nmnist (docs/data.md)",
     )
     p.add_argument("--data-root", help="directory of the dataset's local files (docs/data.md)")
-    p.add_argument("--n", type=int, help="first N test samples (default: all)")
+    p.add_argument("--n", type=positive_int, help="first N test samples (default: all)")
     p.add_argument(
         "--timing",
         choices=["ideal", "lava"],
         help="timing mode (default: the graph's; 'lava' converts an ideal graph)",
     )
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--nproc",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="shard the samples over N processes (rate inputs then draw seed + rank)",
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome | int:
     import os
     import sys
+    from pathlib import Path
 
     import numpy as np
 
     from hwsim.errors import ConfigError
     from hwsim.graph import SPIKING_KINDS
     from hwsim.io import load_graph
+    from toolchain import provenance
     from toolchain.data import load_dataset
     from toolchain.distributed import init_context, launch, simulate_sharded
 
-    if args.nproc < 1:
-        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return launch(args.nproc, sys.argv[1:])
+        return launch(args.nproc, sys.argv[1:])  # the launched processes print the result
 
-    graph = load_graph(args.graph)
+    path = Path(args.graph)
+    provenance.require_fresh(path.parent, [path.name])  # a graph of a run: refused when stale
+    graph = load_graph(path)
     if args.timing and args.timing != graph.metadata.timing:
         if args.timing == "ideal":
             raise ConfigError(f"{args.graph} is lava-timed; simulate it as is or re-fold")
@@ -68,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = init_context("cpu")
     start = time.perf_counter()
     res = simulate_sharded(
-        graph, x, ctx, args.batch_size, args.seed, progress=not args.no_progress and ctx.main
+        graph, x, ctx, args.batch_size, args.seed, progress=progress_enabled(args) and ctx.main
     )
     wall = time.perf_counter() - start
     if not ctx.main:
-        return 0  # the main process reports the gathered result
+        return 0  # the main process reports the gathered result; this one prints nothing
     n = len(y)
     shapes = graph.shapes()
     layers = {}
@@ -100,20 +101,17 @@ def run(args: argparse.Namespace) -> int:
         "wall_s": wall,
         "sample_steps_per_s": n * res.steps / wall if wall > 0 else None,
     }
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return 0
-    print(
+    lines = [
         f"{args.graph}: {out['format']}/{out['timing']}, T={out['T']} ({res.steps} steps), "
-        f"{n} {args.dataset} test samples"
-    )
-    print(f"accuracy {out['accuracy']:.2%}; {out['spikes_per_sample']:.1f} spikes per sample")
+        f"{n} {args.dataset} test samples",
+        f"accuracy {out['accuracy']:.2%}; {out['spikes_per_sample']:.1f} spikes per sample",
+    ]
     for name, v in layers.items():
-        print(
+        lines.append(
             f"  {name:<16} {v['neurons']:>7} neurons  {v['spikes_per_sample']:>10.1f} "
             f"spikes/sample  rate {v['firing_rate']:.4f}"
         )
     if res.overflow:
-        print(f"overflow events: {res.overflow}")
-    print(f"{wall:.2f} s ({out['sample_steps_per_s']:.0f} sample-steps/s)")
-    return 0
+        lines.append(f"overflow events: {res.overflow}")
+    lines.append(f"{wall:.2f} s ({out['sample_steps_per_s']:.0f} sample-steps/s)")
+    return Outcome(out, "\n".join(lines))

@@ -9,9 +9,10 @@ machines); see docs/reproducing.md.
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 
-from toolchain.config import RunConfig, apply_overrides, load_config
+from toolchain.console import Outcome, positive_int
+from toolchain.rundir import CONFIG
 
 # flag -> dotted config key
 FLAGS = {
@@ -36,11 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset name, e.g. digits, cifar100, nmnist (docs/data.md)")
     p.add_argument("--data-root", help="directory of the dataset's local files (docs/data.md)")
     p.add_argument("--arch", help="architecture name, e.g. mlp, vgg8, ei_mlp")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--optimizer", choices=["sgd", "adam"])
     p.add_argument("--lr", type=float)
-    p.add_argument("-T", "--T", type=int, dest="T", help="time steps")
+    p.add_argument("-T", "--T", type=positive_int, dest="T", help="time steps")
     p.add_argument("--mode", choices=["bptt", "online"])
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda")
@@ -52,11 +53,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="override any option, e.g. --set model.hidden=[256,128]",
     )
     p.add_argument("--runs", default="runs", help="root directory of run directories")
-    p.add_argument("--resume", action="store_true", help="continue from RUNS/NAME/checkpoint.pt")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue RUNS/NAME from its checkpoint (its own config unless --config is given; "
+        "only --epochs may change)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing RUNS/NAME: delete its checkpoint and every artifact made from it",
+    )
     p.add_argument(
         "--nproc",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="train data-parallel in N processes on this machine (torch's launcher: one per "
@@ -64,34 +74,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome | int:
     import os
     import sys
 
-    if args.nproc < 1:
-        from hwsim.errors import ConfigError
-
-        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         from toolchain.distributed import launch
 
-        return launch(args.nproc, sys.argv[1:])
+        return launch(args.nproc, sys.argv[1:])  # the launched processes print the result
+    from toolchain.config import RunConfig, apply_overrides, load_config
+    from toolchain.console import progress_enabled
     from toolchain.pipeline import train_run
 
     raw = load_config(args.config) if args.config else {}
+    if args.resume and not args.config and args.name:  # continue the run with its own config
+        saved = Path(args.runs) / args.name / CONFIG
+        raw = load_config(saved) if saved.is_file() else raw
     overrides = [
         f"{key}={getattr(args, flag)}"
         for flag, key in FLAGS.items()
         if getattr(args, flag, None) is not None
     ]
     raw = apply_overrides(raw, overrides + list(args.set))
-    if args.no_progress:
+    if not progress_enabled(args):
         raw.setdefault("train", {})["progress"] = False
     cfg = RunConfig.from_dict(raw)
-    trained = train_run(cfg, runs_root=args.runs, resume=args.resume)
+    trained = train_run(cfg, runs_root=args.runs, resume=args.resume, overwrite=args.overwrite)
     summary = {k: trained.result[k] for k in ("test_accuracy", "train_accuracy", "epochs")}
     from toolchain.distributed import is_main_process
 
-    if is_main_process():  # one summary from a data-parallel run
-        print(json.dumps({"run_dir": str(trained.run_dir), **summary}, indent=2))
-    return 0
+    if not is_main_process():
+        return 0  # one summary from a data-parallel run: the main process prints it
+    text = (
+        f"trained {trained.run_dir} ({summary['epochs']} epochs): test accuracy "
+        f"{summary['test_accuracy']:.2%}, train accuracy {summary['train_accuracy']:.2%}"
+    )
+    return Outcome({"run_dir": str(trained.run_dir), **summary}, text)

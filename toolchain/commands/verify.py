@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from toolchain.console import Outcome, positive_int, progress_enabled
+
 
 def _rungs(text: str) -> tuple[int, ...]:
     try:
@@ -17,19 +19,24 @@ def _rungs(text: str) -> tuple[int, ...]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory with checkpoint, graph.float.npz, ...")
-    p.add_argument("--n", type=int, help="first N test samples (default: all)")
+    p.add_argument("--n", type=positive_int, help="first N test samples (default: all)")
     p.add_argument("--rungs", type=_rungs, default=(0, 1), help="comma list, default 0,1")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     from toolchain.verify import VERIFY_JSON, verify_run
 
     results = verify_run(
-        args.run_dir, n=args.n, rungs=args.rungs, batch_size=args.batch_size, seed=args.seed
+        args.run_dir,
+        n=args.n,
+        rungs=args.rungs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=progress_enabled(args),
     )
-    for r in results:
-        print(r.summary())
-    print(f"wrote {args.run_dir}/{VERIFY_JSON}")
-    return 0 if all(r.passed for r in results) else 1
+    path = f"{args.run_dir}/{VERIFY_JSON}"
+    lines = [r.summary() for r in results] + [f"wrote {path}"]
+    data = {"verify_json": path, "rungs": {str(r.rung): r.to_dict() for r in results}}
+    return Outcome(data, "\n".join(lines), ok=all(r.passed for r in results))

@@ -1,27 +1,36 @@
 """Design rules per target, in the style of Rockpool's DRC list (``check_drc`` of its Xylo
-mapper): each rule is a small named function that raises
-:class:`~hwsim.errors.DesignRuleError` naming the rule, the target and the layer.
+mapper): each rule is a small named function that returns every
+:class:`~hwsim.errors.Violation` it finds (rule, target, layer, what, and the fix that exists),
+so that a user sees all of them at once (``spikefold check``).
+:func:`check_design_rules` runs them all and raises one
+:class:`~hwsim.errors.DesignRuleError` listing every violation.
 
 Targets: ``hwsim`` (the integer simulator), ``lava`` (Lava process graphs, bit-accurate
 fixed-point models) and ``onnx`` (the spiking ONNX IR). The limits are spikefold's, stated
 with their reason in :data:`LIMITS`; pass your own :class:`TargetLimits` for a specific chip.
+:data:`LOIHI_RULES` lists what the plain Loihi subset (Lava's stock processes, the road to
+hardware through NetX) cannot run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.errors import DesignRuleError
+from hwsim.errors import DesignRuleError, Violation
 from hwsim.graph import (
     LI,
+    LIF,
     NODE_KINDS,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Dense,
     EICircuit,
+    FastInhibitory,
     HardwareGraph,
     Input,
     Readout,
@@ -32,6 +41,7 @@ __all__ = [
     "TargetLimits",
     "LIMITS",
     "RULES",
+    "LOIHI_RULES",
     "fan_in",
     "fan_out",
     "rule_node_kinds",
@@ -40,7 +50,14 @@ __all__ = [
     "rule_fan_out",
     "rule_conv_weight_exp",
     "rule_li_feeds_readout",
+    "rule_hard_reset",
+    "rule_constant_threshold",
+    "rule_no_ei_division",
+    "rule_binary_spikes",
+    "design_rule_violations",
+    "loihi_violations",
     "check_design_rules",
+    "violations_message",
 ]
 
 TARGETS = ("hwsim", "lava", "onnx")
@@ -75,8 +92,13 @@ LIMITS: dict[str, TargetLimits] = {
 }
 
 
-def _fail(rule: str, target: str, layer: str, what: str) -> DesignRuleError:
-    return DesignRuleError(f"design rule {rule!r} (target {target}): layer {layer!r}: {what}")
+def _v(rule: str, target: str, layer: str, what: str, fix: str | None = None) -> Violation:
+    return Violation(rule, target, layer, what, fix)
+
+
+# For a chip with other limits, pass its TargetLimits (Python) instead of retraining.
+_NARROW_IN = "narrow the layer (fewer inputs per neuron) and retrain"
+_NARROW_OUT = "narrow the layer(s) it feeds (fewer outputs per neuron) and retrain"
 
 
 def fan_in(node) -> int | None:
@@ -107,82 +129,102 @@ def fan_out(node) -> int | None:
     return None
 
 
-def rule_node_kinds(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_node_kinds(graph: HardwareGraph, target: str, limits: TargetLimits) -> list[Violation]:
     """Every node kind must be supported by the target."""
+    out = []
     for name, node in graph.nodes.items():
         if node.kind not in limits.kinds:
-            hint = (
-                " (quantise first: it becomes a SumPool2d)" if isinstance(node, AvgPool2d) else ""
+            fix = (
+                "quantise first (`spikefold quantize RUN`): it becomes a SumPool2d"
+                if isinstance(node, AvgPool2d)
+                else None
             )
-            raise _fail("node_kinds", target, name, f"{node.kind} is not supported{hint}")
+            out.append(_v("node_kinds", target, name, f"{node.kind} is not supported", fix))
+    return out
 
 
-def rule_one_input_one_readout(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_one_input_one_readout(
+    graph: HardwareGraph, target: str, limits: TargetLimits
+) -> list[Violation]:
     """Exactly one Input and one Readout, and the Readout is the graph's only output."""
     ins = [n for n, v in graph.nodes.items() if isinstance(v, Input)]
     ros = [n for n, v in graph.nodes.items() if isinstance(v, Readout)]
+    rule = "one_input_one_readout"
+    out = []
     if len(ins) != 1:
-        raise _fail("one_input_one_readout", target, ",".join(ins), "needs exactly one Input")
+        out.append(_v(rule, target, ",".join(ins) or "-", "needs exactly one Input"))
     if len(ros) != 1:
-        raise _fail("one_input_one_readout", target, ",".join(ros) or "-", "needs one Readout")
-    dangling = [n for n in graph.output_names() if n != ros[0]]
-    if dangling:
-        raise _fail(
-            "one_input_one_readout", target, dangling[0], "has no successor but is no Readout"
-        )
+        out.append(_v(rule, target, ",".join(ros) or "-", "needs one Readout"))
+    out += [
+        _v(rule, target, n, "has no successor but is no Readout")
+        for n in graph.output_names()
+        if n not in ros
+    ]
+    return out
 
 
-def rule_fan_in(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_fan_in(graph: HardwareGraph, target: str, limits: TargetLimits) -> list[Violation]:
     """Synapses into one neuron <= ``max_fan_in`` (summed over a neuron's synapse inputs)."""
+    out = []
     for name in graph.topological_order():
         total = sum(fan_in(graph.nodes[p]) or 0 for p in graph.predecessors(name))
         if total > limits.max_fan_in:
-            raise _fail(
-                "fan_in", target, name, f"fan-in {total} exceeds {limits.max_fan_in} synapses"
-            )
+            what = f"fan-in {total} exceeds {limits.max_fan_in} synapses"
+            out.append(_v("fan_in", target, name, what, _NARROW_IN))
+    return out
 
 
-def rule_fan_out(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_fan_out(graph: HardwareGraph, target: str, limits: TargetLimits) -> list[Violation]:
     """Synapses out of one neuron <= ``max_fan_out`` (summed over its synapse successors)."""
+    out = []
     for name in graph.topological_order():
         total = sum(fan_out(graph.nodes[s]) or 0 for s in graph.successors(name))
         if total > limits.max_fan_out:
-            raise _fail(
-                "fan_out", target, name, f"fan-out {total} exceeds {limits.max_fan_out} synapses"
-            )
+            what = f"fan-out {total} exceeds {limits.max_fan_out} synapses"
+            out.append(_v("fan_out", target, name, what, _NARROW_OUT))
+    return out
 
 
-def rule_conv_weight_exp(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_conv_weight_exp(
+    graph: HardwareGraph, target: str, limits: TargetLimits
+) -> list[Violation]:
     """A fixed Conv2d must have ``weight_exp == 0`` where the target's Conv ignores it."""
     if not limits.conv_weight_exp_zero or graph.metadata.format != "fixed":
-        return
-    for name, node in graph.nodes.items():
-        if isinstance(node, Conv2d) and node.weight_exp != 0:
-            raise _fail(
-                "conv_weight_exp",
-                target,
-                name,
-                f"weight_exp={node.weight_exp}, but the target's Conv ignores weight_exp "
-                "(its result would be off by a factor 2**weight_exp)",
-            )
+        return []
+    return [
+        _v(
+            "conv_weight_exp",
+            target,
+            name,
+            f"weight_exp={node.weight_exp}, but the target's Conv ignores weight_exp "
+            "(its result would be off by a factor 2**weight_exp)",
+            f"quantise for this target: `spikefold quantize RUN --target {target}`",
+        )
+        for name, node in graph.nodes.items()
+        if isinstance(node, Conv2d) and node.weight_exp != 0
+    ]
 
 
-def rule_li_feeds_readout(graph: HardwareGraph, target: str, limits: TargetLimits) -> None:
+def rule_li_feeds_readout(
+    graph: HardwareGraph, target: str, limits: TargetLimits
+) -> list[Violation]:
     """A fixed LI sends its graded 24-bit membrane to a Readout only: a synapse fed by it would
     take 24-bit graded events (the quantiser gives an LI no other consumer)."""
     if graph.metadata.format != "fixed":
-        return
+        return []
+    out = []
     for name, node in graph.nodes.items():
         if isinstance(node, LI):
             bad = [s for s in graph.successors(name) if not isinstance(graph.nodes[s], Readout)]
             if bad:
-                raise _fail(
-                    "li_feeds_readout", target, name,
-                    f"its graded membrane feeds {bad}; an LI may feed a Readout only",
-                )  # fmt: skip
+                what = f"its graded membrane feeds {bad}; an LI may feed a Readout only"
+                out.append(_v("li_feeds_readout", target, name, what))
+    return out
 
 
-RULES: tuple[Callable[[HardwareGraph, str, TargetLimits], None], ...] = (
+Rule = Callable[[HardwareGraph, str, TargetLimits], list[Violation]]
+
+RULES: tuple[Rule, ...] = (
     rule_node_kinds,
     rule_one_input_one_readout,
     rule_fan_in,
@@ -193,15 +235,99 @@ RULES: tuple[Callable[[HardwareGraph, str, TargetLimits], None], ...] = (
 """The rules, in the order :func:`check_design_rules` runs them."""
 
 
-def check_design_rules(
+def design_rule_violations(
     graph: HardwareGraph, target: str = "hwsim", limits: TargetLimits | None = None
-) -> list[str]:
-    """Run every rule of :data:`RULES` for ``target``; the first violation raises
-    :class:`DesignRuleError` naming the rule and the layer. Returns the names of the rules
-    checked (all passed)."""
+) -> list[Violation]:
+    """Every violation of every rule of :data:`RULES` for ``target`` (empty: all pass)."""
     if target not in TARGETS:
         raise DesignRuleError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
     lim = LIMITS[target] if limits is None else limits
-    for rule in RULES:
-        rule(graph, target, lim)
+    return [v for rule in RULES for v in rule(graph, target, lim)]
+
+
+def violations_message(violations: list[Violation], head: str) -> str:
+    """``head`` and one line per violation (what a :class:`DesignRuleError` says)."""
+    return "\n".join([f"{head}: {len(violations)} violation(s)", *(f"  {v}" for v in violations)])
+
+
+def check_design_rules(
+    graph: HardwareGraph, target: str = "hwsim", limits: TargetLimits | None = None
+) -> list[str]:
+    """Run every rule of :data:`RULES` for ``target``; any violation raises one
+    :class:`DesignRuleError` listing all of them (``.violations``). Returns the names of the
+    rules checked (all passed)."""
+    found = design_rule_violations(graph, target, limits)
+    if found:
+        raise DesignRuleError(violations_message(found, f"design rules (target {target})"), found)
     return [r.__name__.removeprefix("rule_") for r in RULES]
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain Loihi subset: what Lava's stock fixed-point processes (and NetX) express. spikefold's
+# Lava export runs the rest on its own processes in Lava's simulator, not on the chip.
+
+_LAVA_INSTEAD = (
+    "deploy through `spikefold export lava` (its custom processes run it in Lava's simulator)"
+)
+
+
+def rule_hard_reset(graph: HardwareGraph, target: str = "loihi") -> list[Violation]:
+    """Loihi's LIF resets the membrane to 0 on a spike; reset by subtraction is not in the
+    plain subset."""
+    return [
+        _v("hard_reset", target, name, "soft reset (V = H - θ·S) is not in the plain Loihi LIF",
+           "retrain with hard reset (`--set model.neuron.reset=hard`), or " + _LAVA_INSTEAD)
+        for name, node in graph.nodes.items()
+        if isinstance(node, (LIF, CubaLIF)) and node.reset != "hard"
+    ]  # fmt: skip
+
+
+def rule_constant_threshold(graph: HardwareGraph, target: str = "loihi") -> list[Violation]:
+    """Loihi's ``vth`` is one value for all steps: no per-step schedule θ[t] (OTS)."""
+    out = []
+    for name, node in graph.nodes.items():
+        th = np.asarray(getattr(node, "threshold", 0.0))
+        if isinstance(node, (LIF, CubaLIF)) and th.ndim and not np.all(th == th.flat[0]):
+            out.append(_v("constant_threshold", target, name,
+                          f"a per-step threshold schedule θ[t] ({th.size} values, OTS)",
+                          "retrain with `model.norm: osr` (constant thresholds) instead of "
+                          "osr_ots, or " + _LAVA_INSTEAD))  # fmt: skip
+    return out
+
+
+def rule_no_ei_division(graph: HardwareGraph, target: str = "loihi") -> list[Violation]:
+    """E-I circuits divide by a stabilised denominator; no Loihi core divides."""
+    return [
+        _v("no_ei_division", target, name,
+           f"an E-I circuit ({node.variant}) needs a per-sample division",
+           "train a non-E-I architecture (e.g. `--arch mlp`), or " + _LAVA_INSTEAD)
+        for name, node in graph.nodes.items()
+        if isinstance(node, EICircuit) and node.variant == "divisive"
+    ]  # fmt: skip
+
+
+def rule_binary_spikes(graph: HardwareGraph, target: str = "loihi") -> list[Violation]:
+    """Loihi's plain LIF sends binary spikes; graded payloads (inhibitory populations) need
+    graded-spike neurons the plain subset does not have."""
+    return [
+        _v("binary_spikes", target, name,
+           f"{node.kind} sends graded (real-valued) payloads, not binary spikes",
+           "train a non-E-I architecture (e.g. `--arch mlp`), or " + _LAVA_INSTEAD)
+        for name, node in graph.nodes.items()
+        if isinstance(node, (FastInhibitory, EICircuit))
+    ]  # fmt: skip
+
+
+LOIHI_RULES: tuple[Callable[[HardwareGraph, str], list[Violation]], ...] = (
+    rule_hard_reset,
+    rule_constant_threshold,
+    rule_no_ei_division,
+    rule_binary_spikes,
+)
+
+
+def loihi_violations(graph: HardwareGraph) -> list[Violation]:
+    """Every violation of :data:`LOIHI_RULES` plus the ``lava`` design rules (the plain
+    subset runs on Lava's stock processes)."""
+    lava = [dataclasses.replace(v, target="loihi") for v in design_rule_violations(graph, "lava")]
+    return [*lava, *(v for rule in LOIHI_RULES for v in rule(graph, "loihi"))]

@@ -9,13 +9,20 @@ from pathlib import Path
 
 from hwsim.graph import EICircuit
 from hwsim.io import atomic_write_text, save_graph
+from toolchain import provenance
 from toolchain.fold.calibrate import calibrate_floor
 from toolchain.fold.rules import check_design_rules
 from toolchain.fold.trace import FoldResult, fold_model
+from toolchain.rundir import CHECKPOINT, CONFIG, FOLD_JSON, GRAPH_FLOAT
 
-__all__ = ["GRAPH_FLOAT", "FOLD_JSON", "fold_run"]
+__all__ = ["GRAPH_FLOAT", "FOLD_JSON", "FOLD_OUTPUTS", "fold_run", "fold_options"]
 
-from toolchain.rundir import FOLD_JSON, GRAPH_FLOAT
+FOLD_OUTPUTS = (GRAPH_FLOAT, FOLD_JSON)
+
+
+def fold_options(ei_floor: float | None = None, calib_samples: int = 256) -> dict:
+    """The options that change a fold (its provenance record)."""
+    return {"ei_floor": ei_floor, "calib_samples": None if ei_floor is None else calib_samples}
 
 
 def fold_run(
@@ -24,35 +31,48 @@ def fold_run(
     """Fold the trained model of ``run_dir`` (``toolchain.pipeline.load_trained``) with the
     run's ``T`` and encoding, check the ``hwsim`` design rules, and write
     ``run_dir/graph.float.npz`` and ``run_dir/fold.json`` (probes, rules, node count, E-I
-    stabilisation). E-I circuits keep the training semantics (``exact`` stabilisation) unless
-    ``ei_floor`` is a quantile: then :func:`calibrate_floor` sets a per-layer floor from the
-    first ``calib_samples`` training images (and rung 0 against torch is no longer exact)."""
-    from toolchain.pipeline import CONFIG, load_trained
+    stabilisation), recording their provenance. E-I circuits keep the training semantics
+    (``exact`` stabilisation) unless ``ei_floor`` is a quantile: then :func:`calibrate_floor`
+    sets a per-layer floor from the first ``calib_samples`` training images (and rung 0
+    against torch is no longer exact). A stale checkpoint or config is refused."""
+    from toolchain.pipeline import load_trained
 
     run_dir = Path(run_dir)
-    model, cfg, data = load_trained(run_dir)
-    res = fold_model(model, data.in_shape, cfg.train.T, cfg.train.encoding, cfg.name)
-    digest = hashlib.sha256((run_dir / CONFIG).read_bytes()).hexdigest()[:16]
-    origin = dict(res.graph.metadata.origin)
-    origin.update(arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir))
-    meta = dataclasses.replace(res.graph.metadata, origin=origin)
-    graph = dataclasses.replace(res.graph, metadata=meta)
-    if ei_floor is not None:
-        calib = data.inputs("train", calib_samples)
-        graph = calibrate_floor(graph, calib, quantile=ei_floor)
-    rules = check_design_rules(graph, "hwsim")
-    save_graph(graph, run_dir / GRAPH_FLOAT)
-    info = {
-        "graph": GRAPH_FLOAT,
-        "nodes": len(graph.nodes),
-        "T": graph.metadata.T,
-        "probes": res.probes,
-        "design_rules": {"target": "hwsim", "passed": rules},
-        "ei_stabilisation": {
-            n: {"mode": v.stabilisation, "floor": float(v.floor)}
-            for n, v in graph.nodes.items()
-            if isinstance(v, EICircuit) and v.variant == "divisive"
-        },
-    }
-    atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
+    command = "spikefold fold {run}" + ("" if ei_floor is None else f" --ei-floor {ei_floor}")
+    with provenance.run_lock(run_dir, command):
+        model, cfg, data = load_trained(run_dir)
+        res = fold_model(model, data.in_shape, cfg.train.T, cfg.train.encoding, cfg.name)
+        digest = hashlib.sha256((run_dir / CONFIG).read_bytes()).hexdigest()[:16]
+        origin = dict(res.graph.metadata.origin)
+        origin.update(
+            arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir)
+        )
+        meta = dataclasses.replace(res.graph.metadata, origin=origin)
+        graph = dataclasses.replace(res.graph, metadata=meta)
+        if ei_floor is not None:
+            calib = data.inputs("train", calib_samples)
+            graph = calibrate_floor(graph, calib, quantile=ei_floor)
+        rules = check_design_rules(graph, "hwsim")
+        save_graph(graph, run_dir / GRAPH_FLOAT)
+        info = {
+            "graph": GRAPH_FLOAT,
+            "nodes": len(graph.nodes),
+            "T": graph.metadata.T,
+            "probes": res.probes,
+            "design_rules": {"target": "hwsim", "passed": rules},
+            "ei_stabilisation": {
+                n: {"mode": v.stabilisation, "floor": float(v.floor)}
+                for n, v in graph.nodes.items()
+                if isinstance(v, EICircuit) and v.variant == "divisive"
+            },
+        }
+        atomic_write_text(run_dir / FOLD_JSON, json.dumps(info, indent=2))
+        provenance.record(
+            run_dir,
+            "fold",
+            command,
+            FOLD_OUTPUTS,
+            inputs=(CONFIG, CHECKPOINT),
+            options=fold_options(ei_floor, calib_samples),
+        )
     return FoldResult(graph, res.probes)

@@ -8,11 +8,20 @@ from pathlib import Path
 
 from hwsim.errors import ConfigError
 from hwsim.io import atomic_write_text, load_graph, save_graph
+from toolchain import provenance
 from toolchain.quantize.core import DEFAULT_MARGIN, QuantResult, quantize
+from toolchain.rundir import CONFIG, GRAPH_FIXED, GRAPH_FLOAT, QUANTIZE_REPORT
 
-__all__ = ["GRAPH_FIXED", "QUANTIZE_REPORT", "quantize_run", "write_quantized"]
+__all__ = [
+    "GRAPH_FIXED",
+    "QUANTIZE_REPORT",
+    "QUANTIZE_OUTPUTS",
+    "quantize_run",
+    "quantize_options",
+    "write_quantized",
+]
 
-from toolchain.rundir import GRAPH_FIXED, QUANTIZE_REPORT
+QUANTIZE_OUTPUTS = (GRAPH_FIXED, QUANTIZE_REPORT)
 
 
 def quantize_run(
@@ -31,8 +40,7 @@ def quantize_run(
     ``run_dir/graph.fixed.npz`` and ``run_dir/quantize_report.json`` (settings, per-tensor
     report, overflow analysis). Raises what :func:`quantize` raises; nothing is written then."""
     from toolchain.config import RunConfig, load_config
-    from toolchain.fold.run import GRAPH_FLOAT
-    from toolchain.pipeline import CONFIG, load_run_data
+    from toolchain.pipeline import load_run_data
 
     run_dir = Path(run_dir)
     path = run_dir / GRAPH_FLOAT
@@ -40,30 +48,80 @@ def quantize_run(
         raise ConfigError(f"{path} is missing: run `spikefold fold {run_dir}` first")
     if calib_samples < 1:
         raise ConfigError(f"calib_samples must be >= 1, got {calib_samples}")
-    graph = load_graph(path)
-    data = load_run_data(RunConfig.from_dict(load_config(run_dir / CONFIG)))
-    calib = data.inputs("train", calib_samples)
-    res = quantize(
-        graph,
-        calib,
+    options = quantize_options(
         weight_bits,
         allow_saturation,
+        calib_samples=calib_samples,
         payload_bits=payload_bits,
         input_bits=input_bits,
         margin=margin,
         target=target,
     )
-    settings = {
+    with provenance.run_lock(run_dir, "spikefold quantize"):
+        provenance.require_fresh(run_dir, (GRAPH_FLOAT, CONFIG))
+        graph = load_graph(path)
+        data = load_run_data(RunConfig.from_dict(load_config(run_dir / CONFIG)))
+        calib = data.inputs("train", calib_samples)
+        res = quantize(
+            graph,
+            calib,
+            weight_bits,
+            allow_saturation,
+            payload_bits=payload_bits,
+            input_bits=input_bits,
+            margin=margin,
+            target=target,
+        )
+        write_quantized(run_dir, res, {**options, "calib_samples": int(len(calib))})
+        provenance.record(
+            run_dir,
+            "quantize",
+            _command(options),
+            QUANTIZE_OUTPUTS,
+            inputs=(GRAPH_FLOAT, CONFIG),
+            options=options,
+        )
+    return res
+
+
+def quantize_options(
+    weight_bits: int = 8,
+    allow_saturation: bool = False,
+    *,
+    calib_samples: int = 256,
+    payload_bits: int = 16,
+    input_bits: int = 8,
+    margin: float = DEFAULT_MARGIN,
+    target: str = "hwsim",
+) -> dict:
+    """The options that change a quantisation (its provenance record and its report's
+    settings), by the names of :func:`quantize_run`'s arguments."""
+    return {
         "weight_bits": weight_bits,
         "payload_bits": payload_bits,
         "input_bits": input_bits,
         "allow_saturation": allow_saturation,
         "margin": margin,
         "target": target,
-        "calib_samples": int(len(calib)),
+        "calib_samples": calib_samples,
     }
-    write_quantized(run_dir, res, settings)
-    return res
+
+
+def _command(options: dict) -> str:
+    """The ``spikefold quantize`` command line that makes a graph with ``options``."""
+    flags = {
+        "weight_bits": "--weight-bits",
+        "payload_bits": "--payload-bits",
+        "input_bits": "--input-bits",
+        "calib_samples": "--calib-samples",
+        "target": "--target",
+    }
+    default = quantize_options()
+    cmd = "spikefold quantize {run}"
+    cmd += "".join(f" {f} {options[k]}" for k, f in flags.items() if options[k] != default[k])
+    if options["allow_saturation"]:
+        cmd += " --allow-saturation"
+    return cmd
 
 
 def write_quantized(run_dir: str | Path, res: QuantResult, settings: dict) -> None:
