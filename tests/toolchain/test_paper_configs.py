@@ -20,6 +20,7 @@ from toolchain.train import fit
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 #: dataset -> (tiny sample shape, classes, encoding)
 TINY = {
+    "digits": ((1, 8, 8), 10, "frames"),
     "cifar10": ((3, 16, 16), 10, "frames"),
     "mnist": ((1, 12, 12), 10, "frames"),
     "fashion_mnist": ((1, 12, 12), 10, "frames"),
@@ -44,7 +45,7 @@ def test_config_builds_and_trains_one_step(path):
     raw = load_config(path)
     overrides = ["train.epochs=1", "train.batch_size=4", "train.workers=0", "train.device=cpu",
                  "train.progress=false", "train.warmup_epochs=0"]  # fmt: skip
-    if raw["model"]["arch"] not in ("mlp", "inorm_mlp"):
+    if raw["model"]["arch"] not in ("mlp", "inorm_mlp", "ei_mlp"):
         overrides.append("model.width=0.0625")
     if raw["model"]["arch"] == "vgg":  # the DAP CNN lists its channels; shrink them instead
         overrides.append("model.layers=[4, 4, 4, 4, 4, 4]")
