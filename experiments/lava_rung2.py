@@ -31,7 +31,7 @@ from hwsim.errors import ConfigError
 from hwsim.graph import LIF, Readout
 from hwsim.io import load_graph
 from toolchain.fold import to_lava_timing
-from toolchain.pipeline import load_trained
+from toolchain.pipeline import load_run_dataset
 from toolchain.quantize import quantize
 
 __all__ = ["NETS", "evaluate", "run", "render", "main"]
@@ -64,7 +64,7 @@ def evaluate(name: str, runs: Path, n: int | None = None, seed: int = 0) -> dict
     if not (run_dir / "graph.float.npz").exists():
         maker = sub.split("/")[0]  # the experiment module that makes the run
         raise ConfigError(f"{run_dir} has no graph.float.npz: run `python -m experiments.{maker}`")
-    _model, _cfg, data = load_trained(run_dir)
+    _cfg, data = load_run_dataset(run_dir)
     floating, fixed = _graphs(run_dir, data)
     n = n or default_n
     x = data.x_test[:n].numpy().astype(np.float64)

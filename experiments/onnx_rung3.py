@@ -28,7 +28,7 @@ from hwsim.sim import simulate
 from hwsim.verify import write_verify_json
 from toolchain.config import RunConfig
 from toolchain.fold import fold_run, to_lava_timing
-from toolchain.pipeline import load_trained, train_run
+from toolchain.pipeline import load_run_dataset, train_run
 from toolchain.quantize import quantize
 
 __all__ = ["NETS", "evaluate", "run", "render", "main"]
@@ -92,7 +92,7 @@ def evaluate(
             cfg.train.epochs = epochs
         train_run(cfg, runs_root=runs)
     fold = fold_run(run_dir)
-    _model, _cfg, data = load_trained(run_dir)
+    _cfg, data = load_run_dataset(run_dir)
     x, y = data.x_test.numpy().astype(np.float64), data.y_test.numpy()
     calib = data.x_train[:CALIB].numpy().astype(np.float64)
     fixed = quantize(fold.graph, calib, 8, allow_saturation=True).graph

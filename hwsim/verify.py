@@ -155,7 +155,7 @@ class RungResult:
     ``settings`` how it was run (tolerances, sample count, T), ``ties`` the first
     :data:`MAX_LISTED` ties (all are counted in ``layers``)."""
 
-    rung: int
+    rung: int | str  # 0-4, or "S" (source fidelity of an imported graph)
     title: str
     passed: bool
     layers: dict[str, LayerAgreement] = field(default_factory=dict)

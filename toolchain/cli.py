@@ -23,6 +23,10 @@ __all__ = ["COMMANDS", "NOT_BUILT", "main", "build_parser", "version"]
 COMMANDS: dict[str, tuple[str | None, str]] = {
     "run": ("toolchain.commands.run", "the whole chain, resumable: train ... export ... report"),
     "train": ("toolchain.commands.train", "train a spiking network from a config file or flags"),
+    "import": (
+        "toolchain.commands.import_nir",
+        "import a network trained elsewhere (a NIR file) into a run directory",
+    ),
     "fold": ("toolchain.commands.fold", "fold a trained checkpoint into a float hardware graph"),
     "quantize": ("toolchain.commands.quantize", "quantise a float hardware graph to fixed point"),
     "simulate": ("toolchain.commands.simulate", "run a hardware graph in the hwsim simulator"),

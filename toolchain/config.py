@@ -45,6 +45,7 @@ class DataConfig:
     image_size: int | None = None  # class folders: resize + centre-crop to this square side
     normalize: bool = False  # images: subtract the training split's channel mean, divide by std
     downsample: float = 1.0  # event datasets: spatial factor of tonic's Downsample, in (0, 1]
+    shape: list[int] | None = None  # per-sample shape frames are reshaped to (imported graphs)
 
     @classmethod
     def from_dict(cls, d: dict) -> DataConfig:

@@ -4,7 +4,7 @@ Every dataset comes back as a :class:`Dataset`: float32 inputs, channels first, 
 labels, with ``num_classes`` taken from the dataset. ``encoding`` says what a sample is:
 
 - ``"frames"``: an image ``[C, H, W]`` in [0, 1] (or normalised, ``normalize=True``), which the
-  trainer encodes into ``T`` steps (``direct`` or ``poisson``);
+  trainer encodes into ``T`` steps (``direct`` or ``rate``);
 - ``"spikes"``: a binary spike train ``[T, *in_shape]`` already binned from events
   (:mod:`toolchain.data_events`), fed as is (``train.encoding: spikes``).
 

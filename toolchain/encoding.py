@@ -4,10 +4,14 @@ An encoder is a callable ``encoder(x, T, generator=None) -> [T, *x.shape]`` (DES
 ``Input(shape, encoding)``):
 
 - ``direct``: the analog image is the input current at every step, ``X[t] = x``.
-- ``poisson``: rate coding, ``X[t] ~ Bernoulli(x)`` independently per pixel and step, so the
+- ``rate``: rate coding, ``X[t] ~ Bernoulli(x)`` independently per pixel and step, so the
   expected spike count of a pixel over ``T`` steps is ``T x`` with variance ``T x (1 - x)``.
 - ``spikes``: the samples already are spike trains ``[B, T, ...]`` (event-camera data binned
   by :mod:`toolchain.data_events`); they are only put time-first, ``X[t] = x[:, t]``.
+
+These are also the names of the hardware graph's ``Input`` encodings (``hwsim.graph.Input``):
+one name per encoding everywhere. ``poisson``, the name older configs used for ``rate``, is
+still read (:data:`ALIASES`, :func:`canonical_encoding`).
 
 Random draws take an optional ``torch.Generator``; the same seeded generator gives the same
 spikes. Draws happen on the generator's device and are moved to the data's, so a CPU seed means
@@ -25,12 +29,14 @@ import torch
 from hwsim.errors import ConfigError, DataError
 
 __all__ = [
+    "ALIASES",
     "ENCODERS",
     "Encoder",
+    "canonical_encoding",
     "brightness_shift",
     "direct",
     "get_encoder",
-    "poisson",
+    "rate",
     "spikes",
 ]
 
@@ -60,7 +66,7 @@ def direct(x: torch.Tensor, T: int, generator: torch.Generator | None = None) ->
     return x.unsqueeze(0).expand(T, *x.shape)
 
 
-def poisson(x: torch.Tensor, T: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def rate(x: torch.Tensor, T: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Bernoulli spikes ``X[t] = 1[u_t < x]``, ``u_t ~ U[0, 1)``, so ``P(X[t] = 1) = x``.
 
     ``x`` must hold probabilities (finite values in [0, 1]); returns ``x.dtype`` zeros and ones
@@ -69,7 +75,7 @@ def poisson(x: torch.Tensor, T: int, generator: torch.Generator | None = None) -
     _check_steps(T)
     if x.numel() and not (torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
         raise DataError(
-            "poisson encoding needs pixel intensities in [0, 1] (spike probabilities); "
+            "rate encoding needs pixel intensities in [0, 1] (spike probabilities); "
             f"got values in [{x.min().item()}, {x.max().item()}]"
         )
     u = _uniform((T, *x.shape), x, generator)
@@ -91,18 +97,23 @@ def spikes(x: torch.Tensor, T: int, generator: torch.Generator | None = None) ->
 
 
 ENCODERS: MappingProxyType[str, Encoder] = MappingProxyType(
-    {"direct": direct, "poisson": poisson, "spikes": spikes}
+    {"direct": direct, "rate": rate, "spikes": spikes}
 )
+ALIASES: MappingProxyType[str, str] = MappingProxyType({"poisson": "rate"})
+"""Old spellings still read: ``poisson`` (configs before the names were unified) is ``rate``."""
+
+
+def canonical_encoding(name: str) -> str:
+    """``name`` with an old spelling (:data:`ALIASES`) replaced; unknown names raise."""
+    name = ALIASES.get(name, name)
+    if name not in ENCODERS:
+        raise ConfigError(f"unknown encoding {name!r}; valid encodings: {', '.join(ENCODERS)}")
+    return name
 
 
 def get_encoder(name: str) -> Encoder:
-    """The encoder called ``name`` (one of :data:`ENCODERS`)."""
-    try:
-        return ENCODERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown encoding {name!r}; valid encodings: {', '.join(ENCODERS)}"
-        ) from None
+    """The encoder called ``name`` (one of :data:`ENCODERS`, or an old spelling)."""
+    return ENCODERS[canonical_encoding(name)]
 
 
 def brightness_shift(

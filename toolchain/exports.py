@@ -305,15 +305,17 @@ def export_onnx_run(
 # NIR
 
 
-def nir_options(dt: float = 1.0) -> dict:
-    """The options of ``model.nir``: the NIR time step of one hwsim step."""
-    return {"dt": dt}
+def nir_options(dt: float = 1.0, portable: bool = False) -> dict:
+    """The options of ``model.nir``: the NIR time step of one hwsim step, and the portable
+    mode (``R = 1``, gains in the weights: for readers that ignore ``R``)."""
+    return {"dt": dt, "portable": portable}
 
 
 def export_nir_run(
     run_dir: str | os.PathLike,
     *,
     dt: float = 1.0,
+    portable: bool = False,
     graph: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     verify_n: int | None = None,
@@ -331,17 +333,21 @@ def export_nir_run(
     src = Path(graph) if graph else run_dir / GRAPH_FLOAT
     dst = Path(out) if out else run_dir / MODEL_NIR
     flags = (f" --graph {src}" if graph else "") + (f" --out {dst}" if out else "")
+    flags += " --portable" if portable else ""
     command = "spikefold export nir {run}" + flags + ("" if dt == 1.0 else f" --dt {dt}")
     with provenance.run_lock(run_dir, command):
         g = _read_graph(run_dir, src)
         inputs, outputs = [_key(run_dir, src)], [_key(run_dir, dst)]
         ropts = rung_options(verify_n, seed, dt=dt)
-        wanted = _wanted(outputs[0], nir_options(dt), 4, verify_n, ropts)
-        nir_graph = _translate(run_dir, wanted, inputs, command, lambda: to_nir(g, dt=dt))
+        opts = nir_options(dt, portable)
+        wanted = _wanted(outputs[0], opts, 4, verify_n, ropts)
+        nir_graph = _translate(run_dir, wanted, inputs, command,
+                               lambda: to_nir(g, dt=dt, portable=portable))  # fmt: skip
         save_nir_graph(nir_graph, dst)
-        provenance.record(run_dir, "export", command, outputs, inputs, nir_options(dt))
-        lines = [f"wrote {dst} (NIR, {len(g.nodes)} hardware nodes, dt={dt:g})"]
-        info = {"nodes": len(g.nodes), "dt": dt}
+        provenance.record(run_dir, "export", command, outputs, inputs, opts)
+        kind = "portable NIR (R = 1)" if portable else "NIR"
+        lines = [f"wrote {dst} ({kind}, {len(g.nodes)} hardware nodes, dt={dt:g})"]
+        info = {"nodes": len(g.nodes), "dt": dt, "portable": portable}
         if verify_n is None:
             return Exported({"nir": str(dst)}, info, None, tuple(lines))
         x, _y = _test_split(run_dir, verify_n)

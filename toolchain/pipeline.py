@@ -6,15 +6,19 @@ from any point, and records what it was made from (:mod:`toolchain.provenance`):
 - :func:`train_run` — ``config.yaml``, ``checkpoint.pt``, ``metrics.json``; into an existing
   run only with ``resume`` (same model, data and training options; more epochs allowed) or
   ``overwrite`` (every artifact of the old run is deleted first);
-- :func:`load_trained` — rebuilds the trained model from a run directory.
+- :func:`load_trained` — rebuilds the trained model from a run directory;
+- :func:`load_run_dataset` — the config and dataset of any run directory, trained or imported
+  (``spikefold import nir``: a graph and no checkpoint), for the stages after the fold.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +36,8 @@ __all__ = [
     "TrainedRun",
     "build_run_model",
     "load_run_data",
+    "load_run_dataset",
+    "reshape_frames",
     "run_callbacks",
     "train_run",
     "train_options",
@@ -58,8 +64,9 @@ class TrainedRun:
 
 
 def load_run_data(cfg: RunConfig) -> Dataset:
+    """The run's dataset; frames reshaped to ``data.shape`` when the config sets it."""
     d = cfg.data
-    return load_dataset(
+    data = load_dataset(
         d.dataset,
         root=d.root,
         test_fraction=d.test_fraction,
@@ -70,6 +77,34 @@ def load_run_data(cfg: RunConfig) -> Dataset:
         normalize=d.normalize,
         downsample=d.downsample,
     )
+    return data if d.shape is None else reshape_frames(data, d.shape)
+
+
+def reshape_frames(data: Dataset, shape) -> Dataset:
+    """``data`` with every frame reshaped, row-major, to the per-sample ``shape``: an imported
+    graph's Input has its source library's shape (a vector for an MLP, ``(C, 1, L)`` for a
+    Conv1d net), not the dataset's ``(C, H, W)``. Sizes must agree (:class:`ConfigError`)."""
+    shape = tuple(int(s) for s in shape)
+    if int(np.prod(shape)) != int(np.prod(data.in_shape)):
+        raise ConfigError(
+            f"dataset {data.name!r} frames {list(data.in_shape)} cannot be reshaped to the "
+            f"graph's input {list(shape)}: the sizes differ; pick the dataset the model was "
+            "trained on"
+        )
+    if shape == tuple(data.in_shape) or data.encoding != "frames":
+        return data
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train.reshape(len(data.x_train), *shape),
+        x_test=data.x_test.reshape(len(data.x_test), *shape),
+        in_shape=shape,
+    )
+
+
+def load_run_dataset(run_dir: str | Path) -> tuple[RunConfig, Dataset]:
+    """The config and dataset of a run directory, trained or imported; no checkpoint needed."""
+    cfg = RunConfig.from_dict(load_config(Path(run_dir) / CONFIG))
+    return cfg, load_run_data(cfg)
 
 
 def build_run_model(cfg: RunConfig, data: Dataset) -> nn.Module:

@@ -4,7 +4,7 @@ Plain strings only, no imports: the CLI's command modules import this at argumen
 so ``spikefold --help`` stays instant. ``docs/architecture.md`` lists what each file holds.
 """
 
-CONFIG = "config.yaml"  # toolchain.pipeline.train_run
+CONFIG = "config.yaml"  # toolchain.pipeline.train_run, spikefold import nir
 CHECKPOINT = "checkpoint.pt"  # toolchain.train.fit
 METRICS = "metrics.json"  # toolchain.train.fit
 GRAPH_FLOAT = "graph.float.npz"  # spikefold fold
@@ -18,6 +18,8 @@ LAVA_FLOAT_JSON = "model.float.lava.json"  # spikefold export lava --float
 MODEL_NIR = "model.nir"  # spikefold export nir
 REPORT_FILES = ("report.json", "report.md", "report.html")  # spikefold report
 SUMMARY = "summary.json"  # spikefold run: the headline numbers of every stage
+SOURCE_NIR = "source.nir"  # spikefold import nir: the imported file as given
+IMPORT_JSON = "import.json"  # spikefold import nir: origin, conventions, decisions
 PROVENANCE = "provenance.json"  # toolchain.provenance: what every artifact was made from
 LOCK = ".lock"  # toolchain.provenance.run_lock: held while a command writes the run
 
@@ -37,4 +39,6 @@ ARTIFACTS = (
     MODEL_NIR,
     *REPORT_FILES,
     SUMMARY,
+    SOURCE_NIR,
+    IMPORT_JSON,
 )

@@ -65,7 +65,7 @@ from models.neurons import LIF
 from toolchain.augment import Augment, seeded_generator
 from toolchain.data import Dataset
 from toolchain.distributed import DistContext, all_reduce_sums, choose_threads, init_context
-from toolchain.encoding import ENCODERS
+from toolchain.encoding import ALIASES, ENCODERS
 from toolchain.loader import BatchSet, EpochBatches, ShardBatches, make_loader
 from toolchain.optim import OPTIMIZERS, make_optimizer, parse_param_groups
 from toolchain.steps import StepRunner, prepare_inputs, sequence_loss, train_batch
@@ -121,6 +121,7 @@ class TrainConfig:
     adali_schedule: str = "linear"  # AdaLi window schedule over the epochs: linear | log
 
     def __post_init__(self) -> None:
+        self.encoding = ALIASES.get(self.encoding, self.encoding)  # old configs: poisson = rate
         checks = {
             "optimizer": (self.optimizer, OPTIMIZERS),
             "schedule": (self.schedule, SCHEDULES),
@@ -324,7 +325,7 @@ def _check_data(model: nn.Module, data: Dataset, cfg: TrainConfig, ctx: DistCont
     if (data.encoding == "spikes") != (cfg.encoding == "spikes"):
         raise ConfigError(
             f"dataset {data.name!r} holds {data.encoding}: set train.encoding to "
-            + ("'spikes'" if data.encoding == "spikes" else "'direct' or 'poisson'")
+            + ("'spikes'" if data.encoding == "spikes" else "'direct' or 'rate'")
         )
     if data.encoding == "spikes" and data.T != cfg.T:
         raise ConfigError(f"dataset {data.name!r} is binned into {data.T} steps, train.T={cfg.T}")

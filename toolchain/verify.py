@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,11 @@ __all__ = [
     "run_rung0",
     "run_rung1",
     "verify_run",
+    "RUNGS",
+    "Skipped",
 ]
 
 from toolchain.rundir import CHECKPOINT, CONFIG, VERIFY_JSON
-
-_TORCH_ENCODING = {"direct": "direct", "rate": "poisson", "spikes": "spikes"}
 
 
 def encode_sequence(
@@ -47,11 +48,11 @@ def encode_sequence(
 ) -> torch.Tensor:
     """The input sequence ``[T, B, ...]`` the torch network sees for samples ``x``, by the
     graph's Input encoding: ``direct`` repeats the frame ``x [B, ...]``, ``rate`` draws Bernoulli
-    spikes with ``generator`` (:mod:`toolchain.encoding`'s ``poisson``), ``spikes`` puts the
-    spike trains ``x [B, T, ...]`` time-first."""
+    spikes with ``generator``, ``spikes`` puts the spike trains ``x [B, T, ...]`` time-first
+    (:mod:`toolchain.encoding` has the same names)."""
     (name,) = graph.input_names()
     enc = graph.nodes[name].encoding
-    return get_encoder(_TORCH_ENCODING[enc])(x, graph.metadata.T, generator=generator)
+    return get_encoder(enc)(x, graph.metadata.T, generator=generator)
 
 
 @torch.no_grad()
@@ -140,9 +141,7 @@ def run_rung0(
         seqs.append(seq.numpy())
     seq_all = np.concatenate(seqs, axis=1)
     ref_all = {n: np.concatenate(v, axis=1) for n, v in refs.items()}
-    return rung0(
-        graph, seq_all, ref_all, tie_tol=tie_tol, batch_size=batch_size, progress=progress
-    )
+    return rung0(graph, seq_all, ref_all, tie_tol=tie_tol, batch_size=batch_size, progress=progress)
 
 
 def _graph(obj) -> HardwareGraph:
@@ -175,43 +174,121 @@ def run_rung1(
     )
 
 
+RUNGS = ("0", "1", "S")
+"""The rungs :func:`verify_run` runs: 0 needs the trained model (a checkpoint; a run without
+one records it as skipped), 1 only the graphs and data, S an imported run and the source
+library's reference spikes. Rungs 2-4 are run by ``spikefold export lava|onnx|nir --verify``
+(:mod:`toolchain.exports`), which need no checkpoint either."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A rung that was not run, and why (``verify.json`` records it; it neither passes nor
+    fails the ladder)."""
+
+    rung: int | str
+    reason: str
+    passed: bool = True
+
+    def summary(self) -> str:
+        return f"rung {self.rung} skipped: {self.reason}"
+
+    def to_dict(self) -> dict:
+        return {"rung": self.rung, "status": "skipped", "skipped": self.reason,
+                "passed": True, "summary": self.summary()}  # fmt: skip
+
+
+def _rung_keys(rungs) -> list[int | str]:
+    """``rungs`` as :func:`provenance.rung_key` takes them: 0 and 1 as ints, ``"S"``."""
+    keys: list[int | str] = []
+    for r in rungs:
+        k = str(r).strip().upper()
+        if k in ("2", "3", "4"):
+            target = {"2": "lava", "3": "onnx", "4": "nir"}[k]
+            raise ConfigError(
+                f"rung {k} is run by `spikefold export {target} RUN_DIR --verify` (no "
+                "checkpoint needed); `spikefold verify` runs rungs 0, 1 and S"
+            )
+        if k not in RUNGS:
+            raise ConfigError(f"unknown rung {r!r}; spikefold verify runs {', '.join(RUNGS)}")
+        key = k if k == "S" else int(k)
+        if key not in keys:
+            keys.append(key)
+    if not keys:
+        raise ConfigError(f"no rung to run; spikefold verify runs {', '.join(RUNGS)}")
+    return keys
+
+
 def verify_run(
     run_dir: str | Path,
     *,
     n: int | None = None,
-    rungs: tuple[int, ...] = (0, 1),
+    rungs: tuple = (0, 1),
     batch_size: int = 256,
     seed: int = 0,
     progress: bool = False,
-) -> list[RungResult]:
-    """Rungs 0 and 1 on the artifacts of a run directory: the trained model
-    (:func:`toolchain.pipeline.load_trained`), ``graph.float.npz`` with the probes of
-    ``fold.json`` (written by ``spikefold fold``) and ``graph.fixed.npz`` (``spikefold
-    quantize``), on the first ``n`` test samples (all by default), with tqdm bars when
-    ``progress``. Writes ``run_dir/verify.json`` (merged) and the rungs' provenance, and
-    returns the results. Missing or stale inputs are refused, naming the command to run."""
+    reference: str | Path | None = None,
+) -> list[RungResult | Skipped]:
+    """Rungs of the ladder on the artifacts of a run directory, trained or imported (``spikefold
+    import nir``: a graph and no checkpoint), on the first ``n`` test samples (all by default;
+    rung S: the reference's samples), with tqdm bars when ``progress``:
+
+    * 0: the trained model (:func:`toolchain.pipeline.load_trained`) against
+      ``graph.float.npz`` with the probes of ``fold.json``; a run without a checkpoint records
+      it as skipped, with the reason (rung S replaces it for an imported run);
+    * 1: ``graph.float.npz`` against ``graph.fixed.npz`` (``spikefold quantize``);
+    * S: an imported graph against the source library's spikes in ``reference`` (an ``.npz``
+      keyed by NIR node name, :func:`exporters.nir_export.rung_s`).
+
+    Writes ``run_dir/verify.json`` (merged) and the rungs' provenance, and returns the
+    results. Missing or stale inputs are refused, naming the command to run."""
+    from toolchain.rundir import IMPORT_JSON
 
     run_dir = Path(run_dir)
-    need = {0: [CONFIG, CHECKPOINT, GRAPH_FLOAT, FOLD_JSON], 1: [CONFIG, GRAPH_FLOAT, GRAPH_FIXED]}
-    if not rungs or not set(rungs) <= set(need):
-        raise ConfigError(f"verify_run runs rungs 0 and 1; got {tuple(rungs)}")
+    keys = _rung_keys(rungs)
+    need: dict = {
+        0: [CONFIG, CHECKPOINT, GRAPH_FLOAT, FOLD_JSON],
+        1: [CONFIG, GRAPH_FLOAT, GRAPH_FIXED],
+        "S": [GRAPH_FLOAT, IMPORT_JSON],
+    }
+    graph_only = not (run_dir / CHECKPOINT).exists() and (run_dir / GRAPH_FLOAT).exists()
+    skipped = {}
+    if 0 in keys and graph_only:
+        why = f"no {CHECKPOINT}: a graph-only run (e.g. imported) has no torch model to compare"
+        why += " with (rung S compares an import with its source library)"
+        skipped[0] = Skipped(0, why)
+    if "S" in keys and not (run_dir / IMPORT_JSON).exists():
+        why = f"not an imported run (no {IMPORT_JSON}): rung 0 checks the fold"
+        skipped["S"] = Skipped("S", why)
+    if "S" in keys and "S" not in skipped and reference is None:
+        raise ConfigError(
+            "rung S needs the source library's spikes: pass --reference FILE.npz (arrays keyed "
+            "by NIR node name, the input sequence under the Input node's name)"
+        )
     with provenance.run_lock(run_dir, "spikefold verify"):
-        for r in rungs:
+        for r in keys:
+            if r in skipped:
+                continue
             for f in need[r]:
                 if not (run_dir / f).exists():
                     stage = {GRAPH_FIXED: "quantize", GRAPH_FLOAT: "fold", FOLD_JSON: "fold"}
                     cmd = f"spikefold {stage.get(f, 'train')} {run_dir}"
                     raise ConfigError(f"{run_dir / f} is missing: run `{cmd}` first")
             provenance.require_fresh(run_dir, need[r])
-        results = _verify(run_dir, n, rungs, batch_size, seed, progress)
-        write_verify_json(run_dir / VERIFY_JSON, results)
+        ran = [r for r in keys if r not in skipped]
+        done = _verify(run_dir, n, ran, batch_size, seed, progress, reference)
+        results = [skipped[r] if r in skipped else done[r] for r in keys]
+        write_verify_json(run_dir / VERIFY_JSON, {str(r.rung): r.to_dict() for r in results})
         options = verify_options(n, seed)
         command = "spikefold verify {run}" + _flags(n, seed)
-        for r in results:
-            provenance.record(
-                run_dir, "verify", command + f" --rungs {r.rung}",
-                [provenance.rung_key(r.rung)], inputs=need[r.rung], options=options,
-            )  # fmt: skip
+        for r in ran:
+            inputs, opts, cmd = need[r], options, command + f" --rungs {r}"
+            if r == "S":
+                ref = Path(reference).resolve()
+                inputs, opts = [*need[r], str(ref)], {"reference": str(ref)}
+                cmd = f"spikefold verify {{run}} --rungs S --reference {ref}"
+            provenance.record(run_dir, "verify", cmd, [provenance.rung_key(r)],
+                              inputs=inputs, options=opts)  # fmt: skip
     return results
 
 
@@ -224,33 +301,45 @@ def _flags(n: int | None, seed: int) -> str:
     return ("" if n is None else f" --n {n}") + ("" if seed == 0 else f" --seed {seed}")
 
 
-def _verify(run_dir: Path, n, rungs, batch_size, seed, progress) -> list[RungResult]:
+def _verify(run_dir: Path, n, rungs, batch_size, seed, progress, reference) -> dict:
     import json
 
     from hwsim.io import load_graph
     from toolchain.fold import FoldResult
-    from toolchain.pipeline import load_trained
+    from toolchain.pipeline import load_run_dataset, load_trained
 
-    model, _cfg, data = load_trained(run_dir)
-    x, y = torch.as_tensor(data.x_test[:n]), data.y_test[:n]
-    results = []
+    results: dict = {}
+    if not rungs:
+        return results
     graph_float = load_graph(run_dir / GRAPH_FLOAT)
+    if "S" in rungs:
+        from exporters.nir_export import load_reference, rung_s
+        from toolchain.nir_import import read_import_record
+
+        record = read_import_record(run_dir)
+        ref = load_reference(reference)
+        results["S"] = rung_s(graph_float, record, ref, batch_size=batch_size)
+    if 0 in rungs:
+        model, _cfg, data = load_trained(run_dir)
+    elif 1 in rungs:
+        _cfg, data = load_run_dataset(run_dir)
+    else:
+        return results
+    x, y = torch.as_tensor(data.x_test[:n]), data.y_test[:n]
     if 0 in rungs:
         probes = json.loads((run_dir / FOLD_JSON).read_text(encoding="utf-8")).get("probes")
         if not isinstance(probes, dict):
             raise ConfigError(f"{run_dir / FOLD_JSON}: no 'probes' mapping; re-run the fold")
         gen = torch.Generator().manual_seed(seed)
         fold = FoldResult(graph_float, probes)
-        results.append(
-            run_rung0(model, fold, x, batch_size=batch_size, generator=gen, progress=progress)
+        results[0] = run_rung0(
+            model, fold, x, batch_size=batch_size, generator=gen, progress=progress
         )
     if 1 in rungs:
         graph_fixed = load_graph(run_dir / GRAPH_FIXED)
         x_hw = data.inputs("test", n)  # spike trains time-first, as hwsim takes them
-        results.append(
-            run_rung1(
-                graph_float, graph_fixed, x_hw, y, batch_size=batch_size, seed=seed,
-                progress=progress,
-            )
+        results[1] = run_rung1(
+            graph_float, graph_fixed, x_hw, y, batch_size=batch_size, seed=seed,
+            progress=progress,
         )  # fmt: skip
     return results

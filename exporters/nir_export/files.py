@@ -36,13 +36,21 @@ def save_nir_graph(nir_graph: nir.NIRGraph, path: str | os.PathLike) -> Path:
 
 
 def load_nir_graph(path: str | os.PathLike) -> nir.NIRGraph:
-    """Read a NIR file (``nir.read``, type-checked); a missing, truncated or malformed file is
-    an :class:`ExportError` naming it."""
+    """Read a NIR file (``nir.read``); a missing, truncated or malformed file is an
+    :class:`ExportError` naming it. A graph that fails only nir's type check is read without
+    it: Norse and Rockpool write their ``Input`` with a batch axis (``[1, 64]``) that the type
+    check compares with the next node's per-sample ``[64]``; :func:`~.importer.import_nir`
+    infers every shape itself and reads the batch axis as such."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such NIR file")
     try:
-        return nir.read(path)
+        try:
+            return nir.read(path)
+        except ValueError as exc:
+            if "Type inference error" not in str(exc) and "type mismatch" not in str(exc):
+                raise
+            return nir.read(path, type_check=False)
     except Exception as exc:  # h5py/nir raise OSError, KeyError, ValueError, AssertionError...
         raise ExportError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from exc
 

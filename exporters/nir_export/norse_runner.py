@@ -14,7 +14,8 @@ restores on the built modules (public attributes and torch hooks only), each for
 4. **initial state**: Norse starts a LIF at ``v_leak``; NIR leaves it open and spikefold's
    semantics is ``V[-1] = 0`` (TECHNIQUES.md section 1), so the pre-hook passes a zero state.
 5. **Flatten**: NIR shapes are per sample (``start_dim=0`` flattens ``(C, H, W)``); Norse applies
-   ``torch.nn.Flatten(start_dim)`` to batched tensors, so both dims move up by one.
+   ``torch.nn.Flatten(start_dim)`` to batched tensors, so non-negative dims move up by one
+   (spikefold writes ``start_dim=-ndim``, which needs no shift).
 6. **AvgPool2d** has no Norse import; it runs as Norse's ``SumPool2d`` (``LPPool2d``, p = 1)
    with a forward hook dividing by ``kh·kw``. ``nir.Delay`` has no Norse import: refused.
 7. **CubaLIF**: Norse imports it as ``w_in·x -> LIBoxCell (the current) -> r·i -> LIFBoxCell``
@@ -313,8 +314,9 @@ def _restore(
         m.weight.data = arr(n.weight)
         if m.bias is not None:
             m.bias.data = arr(n.bias)
-    elif isinstance(n, nir.Flatten):
-        m.start_dim += 1
+    elif isinstance(n, nir.Flatten):  # dims counted from the end need no shift
+        if m.start_dim >= 0:
+            m.start_dim += 1
         if m.end_dim >= 0:
             m.end_dim += 1
     elif divisor is not None:

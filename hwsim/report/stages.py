@@ -68,6 +68,9 @@ def _rung_cells(entry: Mapping) -> dict:
     """The rung's part of a row: verdict, samples and values compared, differences."""
     if entry.get("status") == "refused":
         return {"status": "refused", "reason": entry.get("reason"), "summary": entry.get("summary")}
+    if entry.get("status") == "skipped":  # e.g. rung 0 of an imported run (no torch model)
+        why = entry.get("skipped")
+        return {"status": "not run", "reason": why, "summary": entry.get("summary")}
     layers = (entry.get("layers") or {}).values()
     metrics = entry.get("metrics") or {}
     settings = entry.get("settings") or {}

@@ -74,6 +74,8 @@ def _note(row: dict) -> str:
         return f"refused: {row.get('reason') or 'no reason recorded'}"
     if row.get("first_divergence"):
         return f"first difference: {row['first_divergence']}"
+    if row["status"] == "not run" and row.get("reason"):
+        return f"skipped: {row['reason']}"
     if row["status"] == "not run" and row.get("command"):
         return f"run: {row['command']}"
     return "-"

@@ -431,3 +431,48 @@ def test_fold_run_writes_the_graph(tmp_path):
     assert graphs_equal(g, res.graph)
     assert g.metadata.origin["arch"] == "mlp" and len(g.metadata.origin["config_hash"]) == 16
     assert (tmp_path / "tiny" / "fold.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# the folding-rule registry (docs/folding.md, "Your own modules")
+
+
+class _TwoLayer(nn.Module):
+    """A user's module with its own forward loop over time: no built-in rule knows it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 5)
+        self.lif = TorchLIF(tau=2.0, threshold=0.5, reset="hard")
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, x):  # x: [T, B, 6]
+        return self.out(torch.stack([self.lif(self.fc(xt)) for xt in x]))
+
+
+def test_unknown_module_error_says_how_to_register_and_a_rule_folds_it():
+    from toolchain.fold import register_folding_rule
+    from toolchain.fold.trace import HANDLERS
+
+    net = _TwoLayer()
+    with pytest.raises(GraphError, match=r"no folding rule.*register_folding_rule\(.*_TwoLayer\)"):
+        fold_model(net, (6,), T=3)
+
+    def fold_two_layer(tracer, m, name, value):
+        for child in ("fc", "lif", "out"):
+            value = tracer.trace(getattr(m, child), f"{name}.{child}" if name else child, value)
+        return value
+
+    register_folding_rule(_TwoLayer)(fold_two_layer)
+    try:
+        res = fold_model(net, (6,), T=3)
+        plain = fold_model(nn.Sequential(net.fc, net.lif, net.out), (6,), T=3)
+        assert [n.kind for n in res.graph.nodes.values()] == [
+            n.kind for n in plain.graph.nodes.values()
+        ]
+        assert np.array_equal(res.graph.nodes["fc"].weight, plain.graph.nodes["m0"].weight)
+        assert res.probes == {"lif": "lif", "output": "out"}
+        with pytest.raises(GraphError, match="has spikefold's own folding rule"):
+            register_folding_rule(nn.Linear, fold_two_layer)
+    finally:
+        HANDLERS.pop(_TwoLayer)

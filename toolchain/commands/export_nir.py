@@ -18,6 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--dt", type=float, default=1.0, help="NIR time step of one hwsim step (default 1)"
     )
     p.add_argument(
+        "--portable",
+        action="store_true",
+        help="R = 1 on every neuron, gains folded into the weights: for readers that ignore R "
+        "(Norse, Sinabs); docs/interop.md gives each reader's dt",
+    )
+    p.add_argument(
         "--verify",
         action="store_true",
         help="run rung 4 (hwsim float vs Norse) on test samples; merge into RUN_DIR/verify.json",
@@ -35,6 +41,7 @@ def run(args: argparse.Namespace) -> Outcome:
     res = export_nir_run(
         args.run_dir,
         dt=args.dt,
+        portable=args.portable,
         graph=args.graph,
         out=args.out,
         verify_n=args.n if args.verify else None,

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from exporters.lava import load_lava, run_lava, translate
     from hwsim.errors import ConfigError
     from toolchain import provenance
-    from toolchain.pipeline import load_trained
+    from toolchain.pipeline import load_run_dataset
 
     run_dir = Path(args.run_dir)
     path = Path(args.spec) if args.spec else run_dir / LAVA_JSON
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> Outcome:
         spec, source = translate(graph), f"{run_dir / GRAPH_FIXED}"
     else:
         raise ConfigError(f"{path} is missing: run `spikefold export lava {run_dir}` first")
-    _model, _cfg, data = load_trained(run_dir)
+    _cfg, data = load_run_dataset(run_dir)
     x, y = data.inputs("test", args.n), np.asarray(data.y_test[: args.n])
     lifs = [p.node for p in spec.processes.values() if p.role == "neuron"]
     say(

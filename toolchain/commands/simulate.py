@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> Outcome | int:
 
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return launch(args.nproc, sys.argv[1:])  # the launched processes print the result
+    from toolchain.pipeline import reshape_frames
 
     path = Path(args.graph)
     provenance.require_fresh(path.parent, [path.name])  # a graph of a run: refused when stale
@@ -64,7 +65,10 @@ def run(args: argparse.Namespace) -> Outcome | int:
         from toolchain.fold import to_lava_timing
 
         graph = to_lava_timing(graph)
+    (inp,) = graph.input_names()
     data = load_dataset(args.dataset, root=args.data_root, T=graph.metadata.T)
+    # an imported graph's input may be a vector or (C, 1, L): frames are reshaped to it
+    data = reshape_frames(data, graph.nodes[inp].shape)
     x, y = data.inputs("test", args.n), data.y_test[: args.n].numpy()
     ctx = init_context("cpu")
     start = time.perf_counter()

@@ -1,4 +1,9 @@
-"""``spikefold verify RUN_DIR``: rungs 0 and 1 of the verification ladder -> verify.json."""
+"""``spikefold verify RUN_DIR``: rungs 0, 1 and S of the verification ladder -> verify.json.
+
+Rung 0 needs the trained model (a run without a checkpoint, such as ``spikefold import nir``'s,
+records it as skipped); 1 needs only the graphs; S compares an imported graph with the source
+library's own spikes (``--reference``). Rungs 2-4 come with ``spikefold export lava|onnx|nir
+--verify``. ``docs/verification.md``, ``docs/interop.md``."""
 
 from __future__ import annotations
 
@@ -6,21 +11,40 @@ import argparse
 
 from toolchain.console import Outcome, positive_int, progress_enabled
 
+RUNGS = ("0", "1", "S")  # toolchain.verify.RUNGS (kept here: --help is light)
+_EXPORTS = {"2": "lava", "3": "onnx", "4": "nir"}
 
-def _rungs(text: str) -> tuple[int, ...]:
-    try:
-        rungs = tuple(sorted({int(r) for r in text.split(",") if r.strip()}))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--rungs takes e.g. 0,1; got {text!r}") from None
-    if not rungs or not set(rungs) <= {0, 1}:
-        raise argparse.ArgumentTypeError(f"this command runs rungs 0 and 1; got {text!r}")
-    return rungs
+
+def _rungs(text: str) -> tuple[int | str, ...]:
+    names = tuple(dict.fromkeys(r.strip().upper() for r in text.split(",") if r.strip()))
+    moved = [r for r in names if r in _EXPORTS]
+    if moved:
+        cmds = ", ".join(f"`spikefold export {_EXPORTS[r]} RUN --verify`" for r in moved)
+        raise argparse.ArgumentTypeError(
+            f"rungs {','.join(moved)} are run by {cmds}; this command runs {', '.join(RUNGS)}"
+        )
+    if not names or not set(names) <= set(RUNGS):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma list of {', '.join(RUNGS)}; got {text!r}"
+        )
+    return tuple(r if r == "S" else int(r) for r in names)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", help="a run directory with checkpoint, graph.float.npz, ...")
+    p.add_argument("run_dir", help="a run directory with graph.float.npz (trained or imported)")
     p.add_argument("--n", type=positive_int, help="first N test samples (default: all)")
-    p.add_argument("--rungs", type=_rungs, default=(0, 1), help="comma list, default 0,1")
+    p.add_argument(
+        "--rungs",
+        type=_rungs,
+        default=(0, 1),
+        help="comma list of 0,1,S (default 0,1): 0 torch model vs float graph, 1 float vs "
+        "fixed graph, S imported graph vs its source library (--reference)",
+    )
+    p.add_argument(
+        "--reference",
+        help="rung S: .npz of the source library's per-node spikes keyed by NIR node name, "
+        "with the input sequence under the Input node's name",
+    )
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
 
@@ -35,6 +59,7 @@ def run(args: argparse.Namespace) -> Outcome:
         batch_size=args.batch_size,
         seed=args.seed,
         progress=progress_enabled(args),
+        reference=args.reference,
     )
     path = f"{args.run_dir}/{VERIFY_JSON}"
     lines = [r.summary() for r in results] + [f"wrote {path}"]

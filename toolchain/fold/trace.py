@@ -49,10 +49,19 @@ from models.osr import OSR
 from models.ots import OTSLIF
 from toolchain.fold import passes
 
-__all__ = ["FoldResult", "Pending", "Tracer", "HANDLERS", "fold_model", "ENCODINGS"]
+__all__ = [
+    "FoldResult",
+    "Pending",
+    "Tracer",
+    "HANDLERS",
+    "Handler",
+    "fold_model",
+    "register_folding_rule",
+    "ENCODINGS",
+]
 
-#: training encoding -> Input node encoding
-ENCODINGS = {"direct": "direct", "poisson": "rate", "rate": "rate", "spikes": "spikes"}
+#: training encoding -> Input node encoding (the same names; ``poisson`` is the old spelling)
+ENCODINGS = {"direct": "direct", "rate": "rate", "poisson": "rate", "spikes": "spikes"}
 
 
 @dataclass(frozen=True)
@@ -134,9 +143,14 @@ class Tracer:
     def trace(self, module: nn.Module, qual: str, value: Value) -> Value:
         handler = HANDLERS.get(type(module))
         if handler is None:
+            cls = f"{type(module).__module__}.{type(module).__name__}"
             raise GraphError(
-                f"module {qual or '<root>'!r} ({type(module).__module__}.{type(module).__name__}) "
-                "has no folding rule; supported: " + ", ".join(sorted(t.__name__ for t in HANDLERS))
+                f"module {qual or '<root>'!r} ({cls}) has no folding rule; supported: "
+                + ", ".join(sorted(t.__name__ for t in HANDLERS))
+                + f". Register one for it: @toolchain.fold.register_folding_rule({cls}) on a "
+                "function (tracer, module, name, value) -> value (docs/folding.md, 'Your own "
+                "modules'); a module whose forward only chains children can reuse "
+                "tracer.trace on each child"
             )
         return handler(self, module, qual, value)
 
@@ -252,7 +266,9 @@ def _ei_layer(tr: Tracer, m: EILinear | EIConv2d, qual: str, v: Value) -> Value:
     return name
 
 
-HANDLERS: dict[type, Callable[[Tracer, nn.Module, str, Value], Value]] = {
+Handler = Callable[[Tracer, nn.Module, str, Value], Value]
+
+HANDLERS: dict[type, Handler] = {
     nn.Sequential: _sequential,
     TimeDistributed: _time_distributed,
     nn.Identity: _identity,
@@ -274,8 +290,33 @@ HANDLERS: dict[type, Callable[[Tracer, nn.Module, str, Value], Value]] = {
     EILinear: _ei_layer,
     EIConv2d: _ei_layer,
 }
-"""Module type -> folding handler (exact type match; unmapped types raise)."""
+"""Module type -> folding handler (exact type match; unmapped types raise). Open to users
+through :func:`register_folding_rule`."""
 
+
+def register_folding_rule(module_type: type, handler: Handler | None = None):
+    """Register ``handler`` as the folding rule of ``module_type`` (exact type, as every
+    rule); usable as a decorator, ``@register_folding_rule(MyBlock)``. A handler takes the
+    tracer, the module, its qualified name and the value flowing in (a node name or a
+    :class:`Pending` synapse) and returns the value flowing out: it emits nodes with
+    ``tracer.emit``, or reuses the built-in rules with ``tracer.trace(child, name, value)``.
+    Replacing a built-in rule is refused (a :class:`GraphError`): fold a subclass instead."""
+    if not isinstance(module_type, type) or not issubclass(module_type, nn.Module):
+        raise GraphError(f"a folding rule is keyed by a torch.nn.Module type, not {module_type!r}")
+
+    def register(fn: Handler) -> Handler:
+        if module_type in _BUILTIN and HANDLERS.get(module_type) is not fn:
+            raise GraphError(
+                f"{module_type.__name__} has spikefold's own folding rule; register a rule for "
+                "your subclass of it instead"
+            )
+        HANDLERS[module_type] = fn
+        return fn
+
+    return register if handler is None else register(handler)
+
+
+_BUILTIN = frozenset(HANDLERS)
 
 # ---------------------------------------------------------------------------------------------
 # fold_model
@@ -310,8 +351,8 @@ def fold_model(
 
     ``in_shape`` the per-sample input shape ``(C, H, W)`` or ``(d,)``, ``T`` the number of
     steps (the length of OTS threshold schedules), ``encoding`` the training encoding
-    (``direct`` -> an analog input every step, ``poisson`` -> ``rate``, or ``spikes``). The
-    model is read in eval semantics (running statistics, OTS schedules) and never modified or
+    (``direct``: an analog input every step; ``rate``, old spelling ``poisson``; ``spikes``).
+    The model is read in eval semantics (running statistics, OTS schedules) and never modified or
     run. Raises :class:`GraphError`/:class:`ConfigError` naming the module for anything that
     has no hardware form. The graph's metadata ``origin`` records the model class and ``name``.
     """
