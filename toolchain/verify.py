@@ -38,6 +38,7 @@ __all__ = [
     "verify_run",
     "RUNGS",
     "Skipped",
+    "ExportRung",
 ]
 
 from toolchain.rundir import CHECKPOINT, CONFIG, VERIFY_JSON
@@ -174,11 +175,31 @@ def run_rung1(
     )
 
 
-RUNGS = ("0", "1", "S")
+RUNGS = ("0", "1", "2", "3", "4", "S")
 """The rungs :func:`verify_run` runs: 0 needs the trained model (a checkpoint; a run without
-one records it as skipped), 1 only the graphs and data, S an imported run and the source
-library's reference spikes. Rungs 2-4 are run by ``spikefold export lava|onnx|nir --verify``
-(:mod:`toolchain.exports`), which need no checkpoint either."""
+one records it as skipped), 1 only the graphs and data, 2-4 are the export stages' rungs
+(``spikefold export lava|onnx|nir --verify``, :mod:`toolchain.exports`: they write the
+exported model too), S an imported run and the source library's reference spikes."""
+
+LAVA_N = 32  # rung 2's samples when no n is given (Lava's simulator is slow), as spikefold run
+
+
+@dataclass(frozen=True)
+class ExportRung:
+    """A rung 2-4 run through its export stage: the ``verify.json`` entry it wrote."""
+
+    rung: int
+    entry: dict
+
+    @property
+    def passed(self) -> bool:  # a refusal (the target cannot express the net) is no failure
+        return self.entry.get("status") == "refused" or bool(self.entry.get("passed"))
+
+    def summary(self) -> str:
+        return str(self.entry.get("summary") or f"rung {self.rung}")
+
+    def to_dict(self) -> dict:
+        return self.entry
 
 
 @dataclass(frozen=True)
@@ -199,16 +220,10 @@ class Skipped:
 
 
 def _rung_keys(rungs) -> list[int | str]:
-    """``rungs`` as :func:`provenance.rung_key` takes them: 0 and 1 as ints, ``"S"``."""
+    """``rungs`` as :func:`provenance.rung_key` takes them: 0-4 as ints, ``"S"``."""
     keys: list[int | str] = []
     for r in rungs:
         k = str(r).strip().upper()
-        if k in ("2", "3", "4"):
-            target = {"2": "lava", "3": "onnx", "4": "nir"}[k]
-            raise ConfigError(
-                f"rung {k} is run by `spikefold export {target} RUN_DIR --verify` (no "
-                "checkpoint needed); `spikefold verify` runs rungs 0, 1 and S"
-            )
         if k not in RUNGS:
             raise ConfigError(f"unknown rung {r!r}; spikefold verify runs {', '.join(RUNGS)}")
         key = k if k == "S" else int(k)
@@ -217,6 +232,26 @@ def _rung_keys(rungs) -> list[int | str]:
     if not keys:
         raise ConfigError(f"no rung to run; spikefold verify runs {', '.join(RUNGS)}")
     return keys
+
+
+def _export_rung(run_dir: Path, rung: int, n, batch_size: int, seed: int, progress: bool):
+    """Rung 2, 3 or 4 through its export stage (which writes the model file too)."""
+    from hwsim.errors import DesignRuleError, ExportError
+    from hwsim.verify import read_verify_json
+    from toolchain import exports
+
+    try:
+        if rung == 2:
+            exports.export_lava_run(run_dir, verify_n=n or LAVA_N, seed=seed, progress=progress)
+        elif rung == 3:
+            exports.export_onnx_run(run_dir, verify_n=n, batch_size=min(batch_size, 64),
+                                    seed=seed, progress=progress)  # fmt: skip
+        else:
+            exports.export_nir_run(run_dir, verify_n=n, batch_size=batch_size, seed=seed)
+    except (ExportError, DesignRuleError):
+        pass  # the refusal entry is in verify.json (toolchain.exports._translate)
+    entry = read_verify_json(run_dir / VERIFY_JSON)["rungs"][str(rung)]
+    return ExportRung(rung, entry)
 
 
 def verify_run(
@@ -228,7 +263,7 @@ def verify_run(
     seed: int = 0,
     progress: bool = False,
     reference: str | Path | None = None,
-) -> list[RungResult | Skipped]:
+) -> list[RungResult | Skipped | ExportRung]:
     """Rungs of the ladder on the artifacts of a run directory, trained or imported (``spikefold
     import nir``: a graph and no checkpoint), on the first ``n`` test samples (all by default;
     rung S: the reference's samples), with tqdm bars when ``progress``:
@@ -237,6 +272,8 @@ def verify_run(
       ``graph.float.npz`` with the probes of ``fold.json``; a run without a checkpoint records
       it as skipped, with the reason (rung S replaces it for an imported run);
     * 1: ``graph.float.npz`` against ``graph.fixed.npz`` (``spikefold quantize``);
+    * 2, 3, 4: Lava, ONNX, NIR in Norse, run by their export stage (:mod:`toolchain.exports`,
+      which writes the model file too; rung 2 on ``n`` or :data:`LAVA_N` samples);
     * S: an imported graph against the source library's spikes in ``reference`` (an ``.npz``
       keyed by NIR node name, :func:`exporters.nir_export.rung_s`).
 
@@ -246,6 +283,8 @@ def verify_run(
 
     run_dir = Path(run_dir)
     keys = _rung_keys(rungs)
+    exported = [k for k in keys if k in (2, 3, 4)]
+    keys = [k for k in keys if k not in exported]
     need: dict = {
         0: [CONFIG, CHECKPOINT, GRAPH_FLOAT, FOLD_JSON],
         1: [CONFIG, GRAPH_FLOAT, GRAPH_FIXED],
@@ -289,6 +328,8 @@ def verify_run(
                 cmd = f"spikefold verify {{run}} --rungs S --reference {ref}"
             provenance.record(run_dir, "verify", cmd, [provenance.rung_key(r)],
                               inputs=inputs, options=opts)  # fmt: skip
+    for r in exported:
+        results.append(_export_rung(run_dir, r, n, batch_size, seed, progress))
     return results
 
 

@@ -12,9 +12,8 @@ import torch
 T = 4
 
 
-def _trained_snntorch_mlp():
+def _untrained_snntorch_mlp():
     import snntorch as snn
-    from snntorch import utils
 
     from toolchain.data import load_dataset
 
@@ -22,9 +21,15 @@ def _trained_snntorch_mlp():
         return snn.Leaky(beta=torch.full((n,), 0.8), threshold=torch.ones(n), init_hidden=True,
                          reset_mechanism="zero", **kw)  # fmt: skip
 
-    data = load_dataset("digits")
     net = torch.nn.Sequential(torch.nn.Linear(64, 32), leaky(32), torch.nn.Linear(32, 10),
                               leaky(10, output=True))  # fmt: skip
+    return net, load_dataset("digits")
+
+
+def _trained_snntorch_mlp():
+    from snntorch import utils
+
+    net, data = _untrained_snntorch_mlp()
     opt = torch.optim.Adam(net.parameters(), 5e-3)
     x, y = data.x_train.reshape(-1, 64), data.y_train
     for i in range(0, 64 * 20, 64):  # 20 steps: enough to learn digits well above chance
@@ -85,14 +90,61 @@ def test_import_snntorch_file_then_every_stage_without_checkpoint(tmp_path, caps
     out = capsys.readouterr().out
     assert "rung 0 skipped: no checkpoint.pt" in out and "rung S PASS" in out
     assert "0/16800 spikes differ" in out  # rung S: 100 samples x 4 steps x (32 + 10) neurons
+    assert main(["verify", run, "--rungs", "4", "--n", "16"]) == 0  # export nir --verify's
+    assert "rung 4 PASS" in capsys.readouterr().out and (runs / "snn" / "model.nir").exists()
     assert main(["export", "lava", run, "--verify", "--n", "4"]) == 0
     assert main(["export", "onnx", run, "--verify", "--n", "32", "--reference-samples", "2"]) == 0
     assert main(["report", run, "--n", "50", "--no-progress"]) == 0
     verify = json.loads((runs / "snn" / "verify.json").read_text())
-    assert verify["passed"] and set(verify["rungs"]) == {"0", "1", "S", "2", "3"}
+    assert verify["passed"] and set(verify["rungs"]) == {"0", "1", "S", "2", "3", "4"}
     assert verify["rungs"]["0"]["skipped"] and verify["rungs"]["S"]["passed"]
     assert not (runs / "snn" / "checkpoint.pt").exists()
     assert (runs / "snn" / "report.html").exists()
+    capsys.readouterr()
+
+    # the whole chain on the imported run: nothing to train or fold, every target verified
+    assert main(["run", run, "--n", "32", "--lava-n", "4", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    stages = summary["stages"]
+    assert stages["train"]["status"] == "skipped" and "graph-only" in stages["train"]["message"]
+    assert "fold" not in stages and summary["passed"]
+    assert {k: stages[k]["passed"] for k in ("verify", "lava", "onnx", "nir")} == dict.fromkeys(
+        ("verify", "lava", "onnx", "nir"), True
+    )
+    verify = json.loads((runs / "snn" / "verify.json").read_text())
+    assert set(verify["rungs"]) == {"0", "1", "S", "2", "3", "4"} and verify["passed"]
+
+
+def test_import_refuses_an_existing_run_and_names_bad_flags(tmp_path, capsys):
+    """The CLI convention: a bad value is refused by argparse naming the flag (exit 2); an
+    existing run directory needs --overwrite; --json prints the import record."""
+    pytest.importorskip("snntorch")
+    import nir
+    from snntorch.export_nir import export_to_nir
+
+    from toolchain.cli import main
+
+    net, _data = _untrained_snntorch_mlp()
+    model = tmp_path / "m.nir"
+    nir.write(model, export_to_nir(net, torch.zeros(1, 64), ignore_dims=[0]))
+    args = ["import", "nir", str(model), "--dataset", "digits", "--runs", str(tmp_path)]
+    assert main([*args, "-T", "0"]) == 2
+    assert "argument -T/--T" in capsys.readouterr().err
+    assert main([*args, "--dt", "-1"]) == 2
+    assert "argument --dt" in capsys.readouterr().err
+    with pytest.warns(UserWarning):
+        assert main([*args, "-T", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["record"]["source"] == "snntorch" and out["run_dir"] == str(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "provenance.json").read_text())
+    assert {"graph.float.npz", "config.yaml", "source.nir", "import.json"} <= set(
+        manifest["artifacts"]
+    )
+    with pytest.warns(UserWarning):
+        assert main([*args, "-T", "3"]) == 1
+    assert "pass --overwrite" in capsys.readouterr().err
+    with pytest.warns(UserWarning):
+        assert main([*args, "-T", "3", "--overwrite"]) == 0
 
 
 def test_cli_lists_match_the_library_ones():

@@ -164,7 +164,7 @@ def test_bad_config_values_raise():
         TrainConfig.from_dict({"epoch": 3})
     # checked at construction, not at the first batch of an epoch
     with pytest.raises(ConfigError, match="encoding"):
-        TrainConfig(encoding="rate")
+        TrainConfig(encoding="latency")
     with pytest.raises(ConfigError, match="warmup_epochs"):
         TrainConfig(warmup_epochs=-1)
     with pytest.raises(ConfigError, match="augment_brightness"):

@@ -1,9 +1,9 @@
-"""``spikefold verify RUN_DIR``: rungs 0, 1 and S of the verification ladder -> verify.json.
+"""``spikefold verify RUN_DIR``: rungs of the verification ladder -> verify.json.
 
 Rung 0 needs the trained model (a run without a checkpoint, such as ``spikefold import nir``'s,
-records it as skipped); 1 needs only the graphs; S compares an imported graph with the source
-library's own spikes (``--reference``). Rungs 2-4 come with ``spikefold export lava|onnx|nir
---verify``. ``docs/verification.md``, ``docs/interop.md``."""
+records it as skipped); 1-4 need only the graphs (2-4 run ``spikefold export lava|onnx|nir
+--verify``); S compares an imported graph with the source library's own spikes
+(``--reference``). ``docs/verification.md``, ``docs/interop.md``."""
 
 from __future__ import annotations
 
@@ -11,18 +11,11 @@ import argparse
 
 from toolchain.console import Outcome, positive_int, progress_enabled
 
-RUNGS = ("0", "1", "S")  # toolchain.verify.RUNGS (kept here: --help is light)
-_EXPORTS = {"2": "lava", "3": "onnx", "4": "nir"}
+RUNGS = ("0", "1", "2", "3", "4", "S")  # toolchain.verify.RUNGS (kept here: --help is light)
 
 
 def _rungs(text: str) -> tuple[int | str, ...]:
     names = tuple(dict.fromkeys(r.strip().upper() for r in text.split(",") if r.strip()))
-    moved = [r for r in names if r in _EXPORTS]
-    if moved:
-        cmds = ", ".join(f"`spikefold export {_EXPORTS[r]} RUN --verify`" for r in moved)
-        raise argparse.ArgumentTypeError(
-            f"rungs {','.join(moved)} are run by {cmds}; this command runs {', '.join(RUNGS)}"
-        )
     if not names or not set(names) <= set(RUNGS):
         raise argparse.ArgumentTypeError(
             f"expected a comma list of {', '.join(RUNGS)}; got {text!r}"
@@ -37,8 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--rungs",
         type=_rungs,
         default=(0, 1),
-        help="comma list of 0,1,S (default 0,1): 0 torch model vs float graph, 1 float vs "
-        "fixed graph, S imported graph vs its source library (--reference)",
+        help="comma list of 0,1,2,3,4,S (default 0,1): 0 torch model vs float graph, 1 float "
+        "vs fixed graph, 2 Lava, 3 ONNX, 4 NIR in Norse (2-4 write the exported model too, as "
+        "export --verify), S imported graph vs its source library (--reference)",
     )
     p.add_argument(
         "--reference",

@@ -95,6 +95,30 @@ def test_lossy_exports_warn_and_rung_s_shows_what_was_lost(libs, digits, name, o
     assert res.settings["assumptions"] == list(imp.record.assumptions)
 
 
+def test_rockpool_import_deploys(libs, digits, tmp_path):
+    """Rockpool's export is lossy (rung S above), but what it states imports without edits
+    and the imported graph deploys: quantised, rung 2 (Lava, bit-exact) and rung 3 pass."""
+    from exporters.lava.rung2 import rung2_fixed
+    from exporters.onnx import rung3
+    from hwsim.sim import simulate
+    from toolchain.fold import to_lava_timing
+    from toolchain.quantize import quantize
+
+    lib = libs["rockpool"]
+    imp, lossy = _import(lib, _file(lib, lib.build("mlp"), "mlp", tmp_path))
+    assert imp.record.source == "rockpool" and lossy
+    x, y, calib = digits
+    q = quantize(imp.graph, calib.reshape(len(calib), 64).numpy().astype(np.float64))
+    xs = x.reshape(len(x), 64).numpy()
+    hidden = [k for k, n in q.graph.nodes.items() if n.kind == "LIF"]
+    spikes = simulate(q.graph, xs.astype(np.float64), record=hidden).records
+    assert all(spikes[k].sum() > 0 for k in hidden)  # it spikes: the checks have teeth
+    r2 = rung2_fixed(to_lava_timing(q.graph), xs[:3], labels=y[:3].numpy())
+    assert r2.passed, r2.summary()
+    r3 = rung3(q.graph, xs, labels=y.numpy(), reference_samples=2)
+    assert r3.passed, r3.summary()
+
+
 def test_library_limits_as_documented(libs, tmp_path):
     """The libraries' own limits that docs/interop.md states (each fails the same way here)."""
     from hwsim.errors import ExportError
