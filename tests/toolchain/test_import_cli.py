@@ -94,6 +94,8 @@ def test_import_snntorch_file_then_every_stage_without_checkpoint(tmp_path, caps
     assert "rung 4 PASS" in capsys.readouterr().out and (runs / "snn" / "model.nir").exists()
     assert main(["export", "lava", run, "--verify", "--n", "4"]) == 0
     assert main(["export", "onnx", run, "--verify", "--n", "32", "--reference-samples", "2"]) == 0
+    assert main(["run-lava", run, "--n", "2"]) == 0
+    assert main(["simulate", f"{run}/graph.fixed.npz", "--dataset", "digits", "--n", "50"]) == 0
     assert main(["report", run, "--n", "50", "--no-progress"]) == 0
     verify = json.loads((runs / "snn" / "verify.json").read_text())
     assert verify["passed"] and set(verify["rungs"]) == {"0", "1", "S", "2", "3", "4"}
