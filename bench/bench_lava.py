@@ -1,56 +1,115 @@
-"""Lava's simulator (``fixed_pt``) against hwsim on the same networks and inputs.
+"""Lava's simulator (``fixed_pt``): the runner against the method it replaced, and against hwsim.
 
-For the Lava exporter's four example families (``exporters.lava.examples``: plain MLP, plain
-conv net, OSR+OTS-style MLP, E-I conv net; fixed point, ``lava`` timing) and, when
-``runs/fold_ladder/mlp`` exists, the trained digits MLP of ``experiments.fold_ladder``
-(its 8-bit graph), the same encoded inputs run in
+Networks (fixed point, ``lava`` timing): the demo E-I net (``runs/demo``, written by ``make
+demo``; when it is missing, trained into a temporary directory with the demo's own config,
+``toolchain.demo.DEMO_CONFIG``), the Lava exporter's four example families
+(``exporters.lava.examples``) and, when ``runs/fold_ladder/mlp`` exists, the trained digits MLP
+of ``experiments.fold_ladder``. On the same encoded inputs of ``N`` samples:
 
-* hwsim, batched (``run_steps`` on all samples at once),
-* hwsim, one sample at a time (as Lava runs them),
-* Lava, ``run_lava_steps`` (one runtime; the time excludes building, compiling and starting
-  it, which is reported apart),
+* **hwsim**, batched (``run_steps`` on all samples at once, one CPU thread);
+* **Lava, runner**: ``run_lava_steps``, one runtime, one ``run()`` per chunk of samples, every
+  process resetting itself at the sample boundaries;
+* **Lava, per-sample resets**: the method the runner replaced (issue 12), on the same compiled
+  process graph: one ``run()`` of ``T + depth`` steps per sample and ``Var.set`` zeroing every
+  stock process's state (``LIF.v``, ``Dense.a_buff``, ``Conv.a_buf``) between samples.
 
-with the spikes of every LIF layer recorded on both sides and checked bit-exact. Times are per
-sample, best of 2, on one CPU thread for hwsim (Lava runs one OS process per Lava process). The
-ratio is Lava / hwsim per sample.
+Both Lava methods record the spikes of every LIF layer (as ``spikefold run-lava`` does) and are
+checked bit-exact against hwsim (every step from each layer's arrival offset, and the readout).
+Times are per sample, the best of ``REPEATS`` runs with the two Lava methods interleaved (the
+machine is shared), excluding building, compiling and starting a runtime (reported apart).
 
-Run: ``python -m bench lava`` (or ``python -m bench.bench_lava``).
+Run: ``python -m bench lava`` (or ``python -m bench.bench_lava``). The last line is the summary
+``Lava per-sample resets / runner (demo net): R x``.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-N, REPEATS = 32, 2
+N, REPEATS = 16, 3
+DEMO = Path("runs/demo")
 TRAINED = Path("runs/fold_ladder/mlp")
 
+# the state the replaced method zeroed between samples, per stock process kind
+STOCK_STATE = {"lava.LIFReset": ("v",), "lava.Dense": ("a_buff",), "lava.Conv": ("a_buf",)}
 
-def _networks():
+
+def _run_graph(run_dir: Path):
+    from hwsim.io import load_graph
+    from toolchain.fold import to_lava_timing
+    from toolchain.pipeline import load_trained
+
+    g = to_lava_timing(load_graph(run_dir / "graph.fixed.npz"))
+    _model, _cfg, data = load_trained(run_dir)
+    return g, data.x_test[:N].numpy().astype(np.float64)
+
+
+def _demo_graph(tmp: Path):
+    if (DEMO / "graph.fixed.npz").exists():
+        return _run_graph(DEMO)
+    from toolchain.config import RunConfig
+    from toolchain.demo import DEMO_CONFIG
+    from toolchain.fold import fold_run
+    from toolchain.pipeline import train_run
+    from toolchain.quantize import quantize_run
+
+    raw = dict(DEMO_CONFIG, train=dict(DEMO_CONFIG["train"], progress=False))
+    print(f"({DEMO} missing: training the demo net in {tmp})", flush=True)
+    train_run(RunConfig.from_dict(raw), runs_root=tmp)
+    fold_run(tmp / "demo")
+    quantize_run(tmp / "demo", weight_bits=8)
+    return _run_graph(tmp / "demo")
+
+
+def _networks(tmp: Path):
     from exporters.lava.examples import FAMILIES, example_graph, example_input
 
+    yield "demo E-I net (trained)", *_demo_graph(tmp)
     for fam in FAMILIES:
         g = example_graph(fam, "fixed")
         yield fam, g, example_input(g, N, seed=1)
     if (TRAINED / "graph.fixed.npz").exists():
-        from hwsim.io import load_graph
-        from toolchain.fold import to_lava_timing
-        from toolchain.pipeline import load_trained
-
-        g = to_lava_timing(load_graph(TRAINED / "graph.fixed.npz"))
-        _model, _cfg, data = load_trained(TRAINED)
-        yield "digits MLP (trained)", g, data.x_test[:N].numpy().astype(np.float64)
+        yield "digits MLP (trained)", *_run_graph(TRAINED)
 
 
-def _best(fn) -> float:
-    times = []
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def _per_sample_resets(spec, inputs, record: list[str]) -> tuple[float, dict, np.ndarray]:
+    """The replaced method: per-sample ``run()`` and ``Var.set`` resets (module docstring).
+    Returns the run time per sample, the records and the readout totals."""
+    from exporters.lava.build import build
+    from exporters.lava.lifecycle import lava_runtime
+    from exporters.lava.runner import read_probes
+
+    x = inputs[spec.input_node]
+    n = x.shape[1]
+    with tempfile.TemporaryDirectory(prefix="bench-lava-") as tmp:
+        net = build(spec, x, tmp, record)
+        with lava_runtime(net.source, spec.select_tag) as runtime:
+            state = [
+                getattr(net.processes[name], var)
+                for name, p in spec.processes.items()
+                for var in STOCK_STATE.get(p.kind, ())
+            ]
+            zeros = [np.zeros(var.shape) for var in state]
+            t0 = time.perf_counter()
+            for s in range(n):
+                if s:
+                    for var, z in zip(state, zeros):
+                        var.set(z)
+                runtime.run(spec.steps)
+            seconds = (time.perf_counter() - t0) / n
+        records, total = read_probes(net)
+    return seconds, records, total
+
+
+def _exact(records, total, ref, offsets) -> bool:
+    same = all(
+        np.array_equal(a[offsets[k] :], ref.records[k][offsets[k] :]) for k, a in records.items()
+    )
+    return same and np.array_equal(total, ref.readout)
 
 
 def main() -> None:
@@ -62,33 +121,47 @@ def main() -> None:
 
     torch.set_num_threads(1)
     print(
-        "| network | Lava processes | steps | hwsim batched ms/sample | hwsim 1-by-1 ms/sample "
-        "| Lava ms/sample | Lava build s | Lava / hwsim 1-by-1 | bit-exact |"
+        "| network | Lava processes | steps | hwsim batched ms/sample | Lava runner ms/sample "
+        "| Lava per-sample resets ms/sample | resets / runner | Lava / hwsim | build s "
+        "| bit-exact |"
     )
-    print("|" + "---|" * 9)
-    for name, g, x in _networks():
-        inputs = encode_inputs(g, x, np.random.default_rng(0))
-        lifs = [k for k, v in g.nodes.items() if isinstance(v, LIF)]
-        spec = translate(g)
-        ref = run_steps(g, inputs, record=lifs)
-        t_batch = _best(lambda: run_steps(g, inputs, record=lifs)) / N  # noqa: B023
+    print("|" + "---|" * 10)
+    ratios = {}
+    with tempfile.TemporaryDirectory(prefix="bench-lava-runs-") as tmp:
+        for name, g, x in _networks(Path(tmp)):
+            inputs = encode_inputs(g, x, np.random.default_rng(0))
+            lifs = [k for k, v in g.nodes.items() if isinstance(v, LIF)]
+            spec = translate(g)
+            offsets = g.arrival_offsets()
+            ref = run_steps(g, inputs, record=lifs)
+            t_hwsim = min(_timed(lambda: run_steps(g, inputs, record=lifs)) for _ in range(REPEATS))  # noqa: B023
+            new, old, exact = [], [], True
+            for _ in range(REPEATS):
+                res = run_lava_steps(spec, inputs, record=lifs)
+                new.append(res)
+                t_old, rec_old, total_old = _per_sample_resets(spec, inputs, lifs)
+                old.append(t_old)
+                exact = exact and _exact(res.records, res.readout, ref, offsets)
+                exact = exact and _exact(rec_old, total_old, ref, offsets)
+            best = min(new, key=lambda r: r.timings["run_s"])
+            t_new = best.timings["run_s"] / N
+            t_batch = t_hwsim / N
+            ratios[name] = min(old) / t_new
+            print(
+                f"| {name} | {len(spec.processes)} | {spec.steps} | {1e3 * t_batch:.3f} | "
+                f"{1e3 * t_new:.1f} | {1e3 * min(old):.1f} | {ratios[name]:.2f}x | "
+                f"{t_new / t_batch:.0f}x | {best.timings['build_s']:.2f} | "
+                f"{'yes' if exact else 'NO'} |",
+                flush=True,
+            )
+    demo = next(iter(ratios))
+    print(f"Lava per-sample resets / runner ({demo}): {ratios[demo]:.2f} x")
 
-        def one_by_one() -> None:
-            for i in range(N):
-                run_steps(g, {k: v[:, i : i + 1] for k, v in inputs.items()}, record=lifs)  # noqa: B023
 
-        t_one = _best(one_by_one) / N
-        runs = [run_lava_steps(spec, inputs, record=lifs) for _ in range(REPEATS)]
-        best = min(runs, key=lambda r: r.timings["run_s"])
-        t_lava = best.timings["run_s"] / N
-        exact = all(np.array_equal(best.records[k], ref.records[k]) for k in lifs)
-        exact = exact and np.array_equal(best.readout, ref.readout)
-        print(
-            f"| {name} | {len(spec.processes)} | {spec.steps} | {1e3 * t_batch:.3f} | "
-            f"{1e3 * t_one:.3f} | {1e3 * t_lava:.1f} | {best.timings['build_s']:.2f} | "
-            f"{t_lava / t_one:.0f}x | {'yes' if exact else 'NO'} |",
-            flush=True,
-        )
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exporters.lava.layout import lava_shape
 from exporters.lava.spec import LavaGraphSpec, ProcSpec, Transform
 from hwsim.errors import ExportError
 
@@ -23,13 +24,13 @@ __all__ = [
     "build",
     "instantiate",
     "var_shapes",
-    "source_data",
+    "write_source",
 ]
 
 PROCESS_KINDS: dict[str, tuple[str, str]] = {
     "lava.Dense": ("lava.proc.dense.process", "Dense"),
     "lava.Conv": ("lava.proc.conv.process", "Conv"),
-    "lava.LIF": ("lava.proc.lif.process", "LIF"),
+    "lava.LIFReset": ("lava.proc.lif.process", "LIFReset"),
     "spikefold.EncodedSource": ("exporters.lava.procs.source.process", "EncodedSource"),
     "spikefold.Probe": ("exporters.lava.procs.probe.process", "Probe"),
     "spikefold.LIF": ("exporters.lava.procs.lif.process", "SpikefoldLIF"),
@@ -58,31 +59,25 @@ def process_class(kind: str) -> type:
 @dataclass
 class LavaNetwork:
     """Built Lava processes: ``processes`` by spec name, the ``source``, ``probes`` ``{node:
-    (Probe process, file)}`` and ``total`` (the readout's running-total probe, if any)."""
+    (Probe process, file)}`` and ``total`` (the file into which the Readout writes its totals
+    ``[n, *Lava shape]``, if there is a Readout)."""
 
     spec: LavaGraphSpec
     processes: dict[str, object]
     source: object
     n_samples: int
     probes: dict[str, tuple[object, Path]] = field(default_factory=dict)
-    total: tuple[object, Path] | None = None
-
-    def reset_targets(self) -> list[tuple[object, str]]:
-        """``(process, Var name)`` of every stock process state to zero between samples."""
-        return [
-            (self.processes[name], var)
-            for name, p in self.spec.processes.items()
-            for var in p.reset_vars
-        ]
+    total: Path | None = None
 
 
-def instantiate(name: str, p: ProcSpec, data: np.ndarray | None = None) -> object:
-    """One Lava process from its spec (``data`` for the source)."""
+def instantiate(name: str, p: ProcSpec, path: Path | None = None) -> object:
+    """One Lava process from its spec; ``path`` the file of a run that the source reads
+    (:func:`write_source`, required) or the Readout writes its totals into (optional)."""
     params = dict(p.params)
-    if p.kind == "spikefold.EncodedSource":
-        if data is None:
-            raise ExportError("the source process needs the encoded input data")
-        params["data"] = data
+    if p.kind == "spikefold.EncodedSource" and path is None:
+        raise ExportError("the source process needs the encoded input file")
+    if path is not None:
+        params["path"] = str(path)
     params.setdefault("name", name)
     try:
         return process_class(p.kind)(**params)
@@ -115,20 +110,33 @@ def _apply(port, transform: Transform):
 
 def build(
     spec: LavaGraphSpec,
-    data: np.ndarray,
+    inputs: np.ndarray,
+    work_dir: str | Path,
     record: Iterable[str] = (),
-    probe_dir: str | Path | None = None,
 ) -> LavaNetwork:
-    """The Lava processes of ``spec``, connected, with ``data [N, T_in, *Lava shape]`` in the
-    source and a :class:`~exporters.lava.procs.probe.process.Probe` on each node in
-    ``record`` (and on the readout's total) writing ``.npy`` files into ``probe_dir``.
+    """The Lava processes of ``spec``, connected: the source reading the encoded ``inputs [T,
+    N, *graph shape]`` (:func:`hwsim.sim.encode_inputs`) from a file in ``work_dir``, and a
+    :class:`~exporters.lava.procs.probe.process.Probe` on each node in ``record`` writing an
+    ``.npy`` file there; the Readout writes its totals into one too.
 
     Checks every rebuilt process against the ``vars`` recorded in the spec.
     """
+    work_dir = Path(work_dir)
+    n = int(np.asarray(inputs).shape[1])
+    files = {
+        spec.process_of("source", spec.input_node): write_source(
+            spec, inputs, work_dir / "input.npy"
+        )
+    }
+    total = None
+    if spec.readout_node is not None:
+        total = work_dir / "total.npy"
+        shape = lava_shape(spec.shapes[spec.readout_node])
+        np.lib.format.open_memmap(total, mode="w+", dtype=_dtype(spec), shape=(n, *shape)).flush()
+        files[spec.process_of("readout", spec.readout_node)] = total
     procs = {}
-    n = int(data.shape[0])
     for name, p in spec.processes.items():
-        procs[name] = instantiate(name, p, data if p.role == "source" else None)
+        procs[name] = instantiate(name, p, files.get(name))
         if p.vars and var_shapes(procs[name]) != p.vars:
             raise ExportError(
                 f"process {name!r} ({p.kind}): rebuilt Vars {var_shapes(procs[name])} differ "
@@ -138,23 +146,18 @@ def build(
         src = _apply(_port(procs[c.src[0]], *c.src), c.transform)
         src.connect(_port(procs[c.dst[0]], *c.dst))
     source = procs[spec.process_of("source", spec.input_node)]
-    net = LavaNetwork(spec, procs, source, n)
-    record = list(record)
-    if record or spec.readout_node:
-        if probe_dir is None:
-            raise ExportError("probes need a directory for their files (probe_dir)")
-        probe_dir = Path(probe_dir)
+    net = LavaNetwork(spec, procs, source, n, total=total)
     for node in record:
         if node not in spec.taps:
             raise ExportError(f"record: no node named {node!r} in the Lava process graph")
         tap = spec.taps[node]
         net.probes[node] = _probe(spec, procs, tap.proc, tap.port, tap.transform, node, n,
-                                  probe_dir)  # fmt: skip
-    if spec.readout_node is not None:
-        ro = spec.process_of("readout", spec.readout_node)
-        net.total = _probe(spec, procs, ro, "total_out", (), f"{spec.readout_node}.total", n,
-                           probe_dir)  # fmt: skip
+                                  work_dir)  # fmt: skip
     return net
+
+
+def _dtype(spec: LavaGraphSpec) -> type:
+    return np.int64 if spec.format == "fixed" else np.float64
 
 
 def _probe(spec, procs: Mapping, proc: str, port: str, transform: Transform, label: str,
@@ -163,19 +166,21 @@ def _probe(spec, procs: Mapping, proc: str, port: str, transform: Transform, lab
 
     out = _apply(_port(procs[proc], proc, port), transform)
     shape = tuple(int(s) for s in out.shape)
-    path = probe_dir / f"probe{len(list(probe_dir.iterdir()))}.npy"
-    dtype = np.int64 if spec.format == "fixed" else np.float64
-    np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, spec.steps, *shape)).flush()
+    path = probe_dir / f"probe{len(list(probe_dir.glob('probe*.npy')))}.npy"
+    np.lib.format.open_memmap(path, mode="w+", dtype=_dtype(spec),
+                              shape=(n, spec.steps, *shape)).flush()  # fmt: skip
     probe = Probe(shape=shape, path=str(path), n_samples=n, period=spec.steps,
                   name=f"probe:{label}")  # fmt: skip
     out.connect(probe.a_in)
     return probe, path
 
 
-def source_data(spec: LavaGraphSpec, inputs: np.ndarray) -> np.ndarray:
-    """The source's ``data [N, T_in, *Lava shape]`` from encoded inputs ``[T, N, *graph
-    shape]`` (:func:`hwsim.sim.encode_inputs`): ``T_in = 1`` for a ``direct`` frame, which the
-    encoder repeats over the steps."""
+def write_source(spec: LavaGraphSpec, inputs: np.ndarray, path: str | Path) -> Path:
+    """Write the source's file: encoded inputs ``[T, N, *graph shape]``
+    (:func:`hwsim.sim.encode_inputs`) as ``data [N, T_in, *Lava shape]``, ``T_in = 1`` for a
+    ``direct`` frame (which the source repeats over the steps), in the smallest dtype that
+    holds every value exactly (spikes: int8; a fixed graph's inputs: at most int32; float
+    values: float32 where exact, else float64)."""
     a = np.asarray(inputs)
     shape = spec.shapes[spec.input_node]
     if a.ndim != len(shape) + 2 or a.shape[2:] != tuple(shape) or a.shape[0] != spec.T:
@@ -185,5 +190,16 @@ def source_data(spec: LavaGraphSpec, inputs: np.ndarray) -> np.ndarray:
     a = np.moveaxis(a, 0, 1)  # [N, T_in, *shape]
     if len(shape) == 3:
         a = a.transpose(0, 1, 4, 3, 2)
-    dtype = np.int64 if spec.format == "fixed" else np.float64
-    return np.ascontiguousarray(a, dtype=dtype)
+    path = Path(path)
+    np.save(path, np.ascontiguousarray(a, dtype=_compact_dtype(a, spec.format == "fixed")))
+    return path
+
+
+def _compact_dtype(a: np.ndarray, fixed: bool) -> np.dtype:
+    if not fixed:
+        return np.dtype(np.float32 if np.array_equal(a.astype(np.float32), a) else np.float64)
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if a.size == 0 or (info.min <= a.min() and a.max() <= info.max):
+            return np.dtype(dtype)
+    return np.dtype(np.int64)

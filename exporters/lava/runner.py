@@ -2,38 +2,43 @@
 
 Each sample runs ``T + depth`` steps (the graph's ``lava`` timing) under
 ``Loihi2SimCfg(select_tag="fixed_pt")`` for a fixed graph, ``"floating_pt"`` for a float one.
-Samples run one after another in one Lava runtime: custom processes clear their state at the
-first step of each sample, the stock ones (``LIF.v``, ``Dense.a_buff``, ``Conv.a_buf``) are
-zeroed with ``Var.set`` between samples. Large sets run in chunks of ``chunk`` samples, one
-runtime each (the whole chunk's input lives in the source process).
+All samples run in one Lava runtime, compiled once, with one ``run()`` call per chunk of
+samples and no Var writes between them: every process starts a sample by itself.
 
-The runtime is always stopped: on success, on any exception and on ``KeyboardInterrupt``.
-Lava's child processes are started with SIGINT ignored, so that a Ctrl-C in a terminal (sent
-to the whole process group) interrupts only this process, which then stops the runtime and its
-children cleanly instead of leaving half-dead workers behind.
+* Custom processes clear their state at the first step ``t = 0`` of every sample.
+* A stock ``LIFReset`` zeroes ``u`` and ``v`` at its layer's arrival step ``t = offset``.
+* Stock ``Dense``/``Conv`` need nothing: at ``t = 0`` they deliver what they accumulated at
+  the previous sample's last step, into steps that precede every consumer's arrival.
+
+Why that is exact (hwsim's own contract, :mod:`hwsim.sim`): a node's output at a step ``t >=
+offset`` depends only on its inputs at steps ``>= offset - latency``, which are their
+producers' own live steps (offsets add up along every path), down to the source, which sends
+each sample at its steps ``0 .. T - 1``; a LIF starts from rest at ``t = offset``, where hwsim's
+gated LIF starts too. So every node computes, at every step from its arrival offset on,
+exactly what hwsim computes. *Before* its offset a node has not started the sample: a stock LIF
+still runs the previous sample's tail (or, in the first sample, integrates its bias from rest)
+and its spikes reach only the pre-arrival steps of its consumers. Those steps belong to no
+sample: the records hold zeros there (hwsim's LIF rests there; its stateless nodes emit their
+bias on a zero input, which no live step reads), and rung 2 compares every node from its
+arrival offset on (:mod:`exporters.lava.rung2`).
+
+The runtime's processes live and die with this one (:mod:`exporters.lava.lifecycle`): it is
+stopped on success, on any exception, on ``KeyboardInterrupt`` and on SIGTERM, and every Lava
+worker is killed by the kernel if this process dies without stopping it.
 """
 
 from __future__ import annotations
 
-import signal
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-import exporters  # noqa: F401 - the Python 3.11 shim, before any Lava import
-
-# isort: split
-from lava.magma.core.run_conditions import RunSteps
-from lava.magma.core.run_configs import Loihi2SimCfg
-
-from exporters.lava.build import build, source_data
+from exporters.lava.build import LavaNetwork, build
 from exporters.lava.layout import lava_shape, swap_layout
+from exporters.lava.lifecycle import lava_runtime
 from exporters.lava.spec import LavaGraphSpec
 from exporters.lava.translate import translate
 from hwsim.arith import FixedWidths
@@ -41,7 +46,20 @@ from hwsim.errors import DataError, ExportError
 from hwsim.graph import GraphMetadata, HardwareGraph, Readout
 from hwsim.sim import encode_inputs
 
-__all__ = ["LavaResult", "run_lava", "run_lava_steps", "encode_for_spec", "as_spec"]
+__all__ = [
+    "RUN_SECONDS",
+    "LavaResult",
+    "as_spec",
+    "encode_for_spec",
+    "read_probes",
+    "run_lava",
+    "run_lava_steps",
+]
+
+RUN_SECONDS = 1.0
+"""The aim of one ``run()`` call: the samples per call grow (up to ``chunk``) until a call
+takes about this long, so the progress bar moves about once a second while the cost of a call
+(1.5-3 ms) stays negligible."""
 
 
 @dataclass
@@ -50,11 +68,12 @@ class LavaResult:
 
     ``readout [B, K]`` the Readout's total over the ``T`` aligned steps (computed inside Lava
     by the ``Readout`` process); ``predictions [B]`` its argmax; ``records {node: [steps, B,
-    *shape]}`` the per-step outputs of the recorded nodes in graph layout (int64 or float64);
-    ``counts {node: [steps]}`` their non-zero outputs summed over the batch; ``timings``
-    ``build_s`` (building processes, compiling, starting the runtime) and ``run_s`` (running
-    the samples, resets included); ``models`` the ProcessModel Lava's compiler chose for each
-    process of the spec (``module.Class``).
+    *shape]}`` the per-step outputs of the recorded nodes in graph layout (int64 or float64),
+    zeros before each node's arrival offset (the module docstring says why); ``counts {node:
+    [steps]}`` their non-zero outputs summed over the batch; ``timings`` ``build_s`` (building
+    processes, compiling, starting the runtime) and ``run_s`` (running the samples);
+    ``models`` the ProcessModel Lava's compiler chose for each process of the spec
+    (``module.Class``).
     """
 
     readout: np.ndarray | None
@@ -143,7 +162,10 @@ def run_lava_steps(
 ) -> LavaResult:
     """:func:`run_lava` on already encoded inputs ``{input: [T, B, *shape]}``
     (:func:`hwsim.sim.encode_inputs`), so hwsim and Lava can run the very same spikes.
-    ``on_sample(i)`` is called after each sample (progress, cancellation)."""
+
+    ``chunk``: at most this many samples per ``run()`` call (their number grows until a call
+    takes :data:`RUN_SECONDS`); ``on_sample(i)`` is called for each sample once its call has
+    returned (progress, cancellation)."""
     spec = as_spec(graph_or_spec)
     if set(inputs) != {spec.input_node}:
         raise DataError(f"inputs has {sorted(inputs)}, the graph's input is {spec.input_node!r}")
@@ -162,21 +184,16 @@ def run_lava_steps(
     timings = {"build_s": 0.0, "run_s": 0.0}
     models: dict[str, str] = {}
     bar = _progress(n, spec) if progress else None
+
+    def done(i: int) -> None:
+        if bar is not None:
+            bar.update(1)
+        if on_sample is not None:
+            on_sample(i)
+
     try:
-        for start in range(0, n, chunk):
-            stop = min(start + chunk, n)
-
-            def done(i: int, start=start) -> None:
-                if bar is not None:
-                    bar.update(1)
-                if on_sample is not None:
-                    on_sample(start + i)
-
-            part, part_total = _run_chunk(spec, x[:, start:stop], names, done, timings, models)
-            for k, a in part.items():
-                records[k][:, start:stop] = a
-            if total is not None:
-                total[start:stop] = part_total
+        if n:
+            records, total = _run(spec, x, names, chunk, done, timings, models)
     finally:
         if bar is not None:
             bar.close()
@@ -203,191 +220,57 @@ def _progress(n: int, spec: LavaGraphSpec):
     return tqdm(total=n, desc=f"Lava {spec.select_tag}", unit="sample")
 
 
-@contextmanager
-def _fork_guard():
-    """The state Lava's forked workers should inherit, restored in this process afterwards.
-
-    * SIGINT ignored (see the module docstring).
-    * torch single-threaded: a worker that runs a torch op (Lava's stock ``Conv`` convolves
-      with torch) after a fork from a process whose OpenMP thread pool is already running (any
-      earlier torch op: a trained model, hwsim's convolutions) waits forever for pool threads
-      that do not exist in the child. With one thread torch runs ops inline, no pool involved.
-    """
-    torch = sys.modules.get("torch")
-    threads = torch.get_num_threads() if torch is not None else None
-    main = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(1)
-        yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(threads)
-        if main:
-            signal.signal(signal.SIGINT, old)
-
-
-def _workers(proc) -> list:
-    """Lava's worker processes (``multiprocessing.Process``) of ``proc``'s runtime. Lava 0.10
-    has no public accessor: ``Runtime._messaging_infrastructure.actors``."""
-    infra = getattr(proc.runtime, "_messaging_infrastructure", None)
-    return list(getattr(infra, "actors", None) or [])
-
-
-def _dead(worker) -> bool:
-    try:
-        return bool(getattr(worker, "_is_done", False)) or not worker.is_alive()
-    except ValueError:  # a closed Process object: Lava joined it
-        return True
-
-
-def _child_errors(proc) -> list[str]:
-    """The tracebacks of failed Lava workers (Lava logs them at INFO level only)."""
-    out = []
-    for w in _workers(proc):
-        exc = getattr(w, "exception", None)
-        if exc:
-            out.append(str(exc[1]).strip())
-    return out
-
-
-def _stop(proc) -> None:
-    """Stop ``proc``'s runtime, also after a failure.
-
-    ``Process.stop()`` is the orderly way and works while every worker lives (after a normal
-    run, between samples, after a KeyboardInterrupt here). When a worker raised, Lava has
-    already joined all workers and raised a RuntimeError, and ``stop()`` would wait forever for
-    the dead runtime service to answer; then the remaining workers are terminated and Lava's
-    shared-memory manager is shut down directly (``Runtime._messaging_infrastructure``,
-    ``Runtime._watchdog_manager``: Lava 0.10 has no public call for this case).
-    """
-    runtime = proc.runtime
-    if runtime is None:
-        return
-    workers = _workers(proc)
-    if not any(_dead(w) for w in workers):
-        proc.stop()
-        return
-    for w in workers:
-        if not _dead(w):
-            w.terminate()
-            w.join()
-    infra = getattr(runtime, "_messaging_infrastructure", None)
-    if infra is not None:
-        infra.stop()
-    watchdog = getattr(runtime, "_watchdog_manager", None)
-    if watchdog is not None:
-        watchdog.stop()
-
-
-class _WorkerDied(Exception):
-    """Raised in the main thread by :class:`_Watchdog` when a Lava worker has exited."""
-
-
-class _Watchdog:
-    """Interrupts a blocked ``run()`` when a Lava worker dies.
-
-    Lava 0.10 reports a worker's exception only when every other worker finishes its step;
-    a process downstream of the failed one waits forever for its input, and so does
-    ``run()``. While a run is in progress a thread polls the workers; when one has exited it
-    sends SIGUSR1 to the main thread, whose handler raises :class:`_WorkerDied` out of the
-    blocked wait (POSIX lock waits are interruptible). Outside ``run()`` the signal is ignored.
-    Only on the main thread (signal handlers live there); elsewhere a failed worker can hang.
-    """
-
-    def __init__(self, proc, period: float = 0.1) -> None:
-        self.workers = _workers(proc)
-        self.period = period
-        self.in_run = False
-        self._stop = threading.Event()
-        self._thread = None
-        self._old = None
-
-    def _handler(self, signum, frame) -> None:
-        if self.in_run:
-            self.in_run = False
-            raise _WorkerDied
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.period):
-            if self.in_run and any(_dead(w) for w in self.workers):
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
-                return
-
-    def __enter__(self) -> _Watchdog:
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGUSR1, self._handler)
-            self._thread = threading.Thread(target=self._watch, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.in_run = False
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            signal.signal(signal.SIGUSR1, self._old)
-
-    def run(self, proc, steps: int) -> None:
-        self.in_run = True
-        try:
-            proc.run(condition=RunSteps(num_steps=steps))
-        finally:
-            self.in_run = False
-
-
-def _run_chunk(spec: LavaGraphSpec, x: np.ndarray, names: list[str], done, timings, models):
+def _run(spec: LavaGraphSpec, x: np.ndarray, names: list[str], chunk: int, done, timings,
+         models):  # fmt: skip
+    """Build, compile and start the runtime once, run every sample, read the probes."""
     n = int(x.shape[1])
     with tempfile.TemporaryDirectory(prefix="spikefold-lava-") as tmp:
         t0 = time.perf_counter()
-        net = build(spec, source_data(spec, x), names, tmp)
-        source = net.source
-        try:
-            with _fork_guard():
-                source.create_runtime(run_cfg=Loihi2SimCfg(select_tag=spec.select_tag))
+        net = build(spec, x, tmp, names)
+        with lava_runtime(net.source, spec.select_tag) as runtime:
             t1 = time.perf_counter()
             for name, proc in net.processes.items():
                 cls = proc.model_class
                 models[name] = f"{cls.__module__}.{cls.__qualname__}"
-            targets = [getattr(p, v) for p, v in net.reset_targets()]
-            zeros = [np.zeros(var.shape) for var in targets]
-            with _Watchdog(source) as watchdog:
-                for s in range(n):
-                    if s:
-                        for var, z in zip(targets, zeros):
-                            var.set(z)
-                    watchdog.run(source, spec.steps)
-                    done(s)
+            start, size = 0, 1
+            while start < n:
+                stop = min(start + size, n)
+                t = time.perf_counter()
+                runtime.run((stop - start) * spec.steps)
+                per_sample = (time.perf_counter() - t) / (stop - start)
+                for i in range(start, stop):
+                    done(i)
+                size = int(min(chunk, max(1, RUN_SECONDS // max(per_sample, 1e-6))))
+                start = stop
             t2 = time.perf_counter()
-        except (RuntimeError, _WorkerDied) as exc:
-            errors = _child_errors(source)
-            _stop(source)
-            if errors or isinstance(exc, _WorkerDied):
-                detail = "\n".join(e[-2000:] for e in errors) or "(no traceback: it was killed)"
-                raise ExportError(f"a Lava process failed:\n{detail}") from None
-            raise
-        except BaseException:
-            _stop(source)
-            raise
-        _stop(source)
         timings["build_s"] += t1 - t0
         timings["run_s"] += t2 - t1
-        part = {k: _graph_layout(spec, k, np.load(path)) for k, (_, path) in net.probes.items()}
-        total = None
-        if net.total is not None:
-            last = np.load(net.total[1])[:, -1]  # [n, *Lava shape]: the total after the sample
-            total = swap_layout(last, last.ndim - 1)
-    return part, total
+        return read_probes(net)
+
+
+def read_probes(net: LavaNetwork) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """What the probes of a run of ``net`` wrote: ``records {node: [steps, n, *graph
+    shape]}`` (zeros before each node's arrival offset) and the readout totals ``[n, *shape]``
+    (None without a Readout)."""
+    spec = net.spec
+    records = {k: _graph_layout(spec, k, np.load(path)) for k, (_, path) in net.probes.items()}
+    total = None
+    if net.total is not None:
+        last = np.load(net.total)  # [n, *Lava shape]: the totals the Readout wrote
+        total = swap_layout(last, last.ndim - 1)
+    return records, total
 
 
 def _graph_layout(spec: LavaGraphSpec, node: str, a: np.ndarray) -> np.ndarray:
     """A probe file ``[n, steps, *port shape]`` as ``[steps, n, *graph shape]``, with the
-    bias of a synapse whose bias moved into its neurons added back."""
+    bias of a synapse whose bias moved into its neurons added back, and zeros before the
+    node's arrival offset (steps that belong to no sample: the module docstring)."""
     tap = spec.taps[node]
     if tap.bias is not None:
         a = a + tap.bias
     shape = spec.shapes[node]
     if a.shape[2:] == lava_shape(shape) and len(shape) == 3:
         a = swap_layout(a, 3)
-    return np.ascontiguousarray(np.moveaxis(a, 0, 1))
+    a = np.ascontiguousarray(np.moveaxis(a, 0, 1))
+    a[: spec.offsets[node]] = 0
+    return a

@@ -7,12 +7,12 @@ processes without the training code (:func:`save_spec`, :func:`load_spec`).
 
 File format (``*.lava.json``, :data:`SPEC_VERSION`)::
 
-    {"magic": "spikefold-lava-process-graph", "version": 1,
+    {"magic": "spikefold-lava-process-graph", "version": 2,
      "T": 8, "steps": 11, "format": "fixed", "select_tag": "fixed_pt",
      "input_node": "x", "input": {Input node, hwsim.io.to_dict}, "widths": {...} | null,
      "readout_node": "ro" | null, "offsets": {node: offset}, "shapes": {node: [graph shape]},
      "processes": {name: {"kind": "lava.Dense", "node": "fc1", "role": "synapse",
-                          "params": {...}, "reset_vars": ["a_buff"], "vars": {...}}},
+                          "params": {...}, "vars": {...}}},
      "connections": [{"src": [proc, port], "dst": [proc, port],
                       "transform": [["transpose", [2, 1, 0]], ["reshape", [96]]]}],
      "taps": {node: {"proc": ..., "port": ..., "transform": [...], "bias": array | null}},
@@ -54,7 +54,10 @@ __all__ = [
 ]
 
 SPEC_MAGIC = "spikefold-lava-process-graph"
-SPEC_VERSION = 1
+SPEC_VERSION = 2
+"""2: every process resets itself at the sample boundaries (stock ``LIFReset``), so a run of
+many samples needs no Var writes; version 1 files (stock ``LIF`` reset by the runner) must be
+re-exported."""
 
 Transform = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -65,14 +68,12 @@ class ProcSpec:
     ``params`` its constructor's keyword arguments, ``node`` the graph node it realises,
     ``role`` its part in that node (``synapse``, ``neuron``, ``ee``, ``ie``, ``inhibitory``,
     ``ei_sub``, ``ei_den``, ``excitatory``, ``source``, ``readout``, ``delay``, ``pool``),
-    ``reset_vars`` the Vars the runner zeroes between samples (stock Lava processes; custom
-    ones clear their state themselves), ``vars`` ``{Var: shape}`` recorded at export."""
+    ``vars`` ``{Var: shape}`` recorded at export."""
 
     kind: str
     params: dict[str, Any]
     node: str
     role: str
-    reset_vars: tuple[str, ...] = ()
     vars: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
@@ -187,7 +188,6 @@ def spec_to_json(spec: LavaGraphSpec) -> dict[str, Any]:
             "node": p.node,
             "role": p.role,
             "params": _encode(p.params),
-            "reset_vars": list(p.reset_vars),
             "vars": {k: list(s) for k, s in p.vars.items()},
         }
         for name, p in spec.processes.items()
@@ -238,7 +238,6 @@ def spec_from_json(d: Mapping[str, Any], where: str = "Lava spec") -> LavaGraphS
                 params=_decode(p["params"]),
                 node=str(p["node"]),
                 role=str(p["role"]),
-                reset_vars=tuple(p.get("reset_vars", ())),
                 vars={k: tuple(int(x) for x in s) for k, s in p.get("vars", {}).items()},
             )
             for name, p in d["processes"].items()

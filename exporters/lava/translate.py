@@ -9,21 +9,24 @@ oracle (DESIGN.md section 4); everything else on spikefold's custom processes
 graph node          Lava processes
 ==================  ============================================================================
 Input               ``EncodedSource`` (the encoded dataset; graded for ``direct``)
-Dense               stock ``Dense`` (``weight_exp``, ``num_weight_bits``); its bias moves into the
-                    neurons it feeds (``LIF``: ``bias_mant = b, bias_exp = 6``), or a custom
-                    ``Synapse`` keeps it when a consumer is not a neuron
-Conv2d              stock ``Conv`` unless ``weight_exp != 0`` (Lava's ``Conv`` ignores it) or its
-                    bias must stay in the synapse: then ``Synapse(conv)``
+Dense               stock ``Dense`` (``weight_exp``, ``num_weight_bits``) where a proven bound keeps
+                    every sum inside int32 (:data:`STOCK_SUM_LIMIT`), else ``Synapse(dense)``; its
+                    bias moves into the neurons it feeds (added to their activation), or stays in
+                    a ``Synapse`` when a consumer is not a neuron
+Conv2d              stock ``Conv`` where ``weight_exp == 0`` (Lava's ``Conv`` ignores it), no bias
+                    must stay in the synapse and the bound holds; else ``Synapse(conv)``
 SumPool2d/AvgPool2d ``Pool`` (zero latency)
 Flatten             no process: a ``transpose`` + ``reshape`` virtual port on the connection
-LIF                 stock ``LIF`` (``du = 4095``, ``dv = 4096 - decay``) for hard reset, constant
-                    threshold and a bias Lava's 13-bit mantissa/3-bit exponent can hold; else
-                    ``SpikefoldLIF`` (soft reset, ``vth[t]``, or a bias reached late: it gates
-                    the bias until the arrival offset, as hwsim does)
-CubaLIF             the same, with the current persisting: stock ``LIF`` with ``du = 4095 -
-                    current_decay`` (``u`` and ``v`` zeroed between samples) when a LIF would be
-                    stock and no synapse bias feeds it (that bias enters the current, for which
-                    the stock LIF has no input); else ``SpikefoldLIF`` with ``current_decay``
+LIF                 stock ``LIFReset`` (``du = 4095``, ``dv = 4096 - decay``, resetting itself at
+                    the layer's arrival step of every sample, so its bias acts from that step as
+                    hwsim's gated bias does) for hard reset, constant threshold and a bias Lava's
+                    13-bit mantissa/3-bit exponent holds exactly (a synapse bias only where the
+                    bound of :data:`BIAS_FOLD_LIMIT` proves the move exact); else
+                    ``SpikefoldLIF`` (soft reset, ``vth[t]``, any bias)
+CubaLIF             the same, with the current persisting: stock ``LIFReset`` with ``du = 4095 -
+                    current_decay`` when a LIF would be stock and no synapse bias feeds it (that
+                    bias enters the current, for which the stock LIF has no input); else
+                    ``SpikefoldLIF`` with ``current_decay``
 LI                  ``SpikefoldLI``: Lava's own LIF sub-threshold model (``du = 4095``, ``dv =
                     4096 - decay``, the biases as a stock LIF's ``bias_mant``/``bias_exp``)
                     without threshold, sending the graded ``v``; a stock ``LIF`` cannot be used:
@@ -39,9 +42,12 @@ Readout             ``Readout`` (sum over the ``T`` aligned steps)
 
 Timing is the graph's ``lava`` timing (:func:`hwsim.graph.latency`): stock ``Dense``/``Conv``
 and ``Synapse`` deliver one step late, the E-I circuit two, ``Delay`` its steps, all others at
-once. A sample takes ``T + depth`` steps. An ``ideal`` graph is accepted when it is also valid
-in ``lava`` timing (no residual paths to balance); otherwise insert Delay nodes with
-``toolchain.fold.to_lava_timing`` first.
+once. A sample takes ``T + depth`` steps; samples follow one another in one run, and every
+process starts a sample by itself (the custom ones at its first step, a stock ``LIFReset`` at
+the layer's arrival step, stock synapses by draining their one-step buffer into steps that
+precede their consumers' arrival; see :mod:`exporters.lava.runner`). An ``ideal`` graph is
+accepted when it is also valid in ``lava`` timing (no residual paths to balance); otherwise
+insert Delay nodes with ``toolchain.fold.to_lava_timing`` first.
 
 Layout: conv-shaped populations are ``(W, H, C)`` in Lava (:mod:`exporters.lava.layout`).
 """
@@ -77,14 +83,40 @@ from hwsim.graph import (
     SumPool2d,
 )
 
-__all__ = ["translate", "lava_timed", "threshold_schedule", "stock_lif_bias", "CONV_EXACT"]
+__all__ = [
+    "translate",
+    "lava_timed",
+    "threshold_schedule",
+    "stock_lif_bias",
+    "STOCK_SUM_LIMIT",
+    "BIAS_FOLD_LIMIT",
+]
 
-CONV_EXACT = 2**53
-"""Lava 0.10's ``Conv`` (``lava.proc.conv.utils.conv_scipy``; its torch path is switched off
-in that release) sums each input channel's ``scipy.signal.convolve2d`` into a float64 array
-and casts the result to int: exact while ``max|w| · max|x| · fan_in`` stays below ``2**53``
-(8-bit weights and 24-bit payloads leave 21 bits of fan-in). A layer beyond it goes to
-``Synapse``."""
+STOCK_SUM_LIMIT = 1 << 31
+"""Lava's stock synapses compute as :mod:`hwsim.arith` only while every sum ``Σ w·s`` stays
+inside int32, so the exporter uses them only where ``max_i Σ_j |w_ij| · max|s| < 2**31`` is
+proven from the weights and the bound of the input (else ``Synapse``, hwsim's arithmetic).
+Measured on lava-nc 0.10.0 (``tests/exporters/test_lava_bounds.py`` replays both):
+
+* ``Conv`` (``lava.proc.conv.utils.conv``) sums in float64 and then casts to the weights'
+  int32 (``output.astype(weight.dtype)``) *before* its 24-bit wrap; a sum of ``2**31`` or more
+  comes out as garbage where hwsim wraps the exact sum (Input ``(2, 1, 1)`` -> Conv 1x1 with
+  weights 255: ``x = 4,210,752`` agrees, ``4,210,753`` does not).
+* ``Dense`` sums in the dtype of its input messages: fed another stock synapse's int32
+  ``a_out`` it wraps the sum to 32 bits *before* its ``weight_exp`` shift, where hwsim shifts
+  the exact sum first and wraps after (:func:`hwsim.arith.dense_reduce`); the two differ for a
+  negative ``weight_exp`` once the sum leaves int32.
+
+Below the limit both orders give the same bits (a left shift and a wrap commute modulo
+``2**32``; a right shift of an in-range sum is the same in int32 and int64)."""
+
+BIAS_FOLD_LIMIT = 1 << (arith.STATE_BITS - 1 - arith.ACT_SHIFT)
+"""``2**17``: hwsim adds a synapse's bias ``b`` to the activation, before Lava's int32 shift
+and 24-bit fold (:func:`hwsim.arith.lif_current_fixed`); a stock LIF holding it as its own
+bias adds ``b << 6`` to ``v`` after them. The two agree when neither fold can act, i.e. when
+``|a| + |b| < 2**17`` for every activation ``a`` the inputs can deliver (then ``(a + b) << 6``
+and ``a << 6`` lie inside the fold's range ``(-2**23, 2**23]``); the exporter moves a synapse
+bias into a stock LIF only under that proven bound."""
 
 GRADED_MESSAGE_BITS = 24  # num_message_bits of a stock synapse fed graded values (Loihi 2 max)
 NEURON_KINDS = (LIF, CubaLIF, LI, FastInhibitory, Readout)  # nodes that sum currents: they
@@ -99,7 +131,9 @@ class _Ref:
     port: str
     transform: Transform = ()
     graded: bool = False  # not binary spikes: a stock synapse must read it as graded
-    bound: int | None = None  # max |value| of a fixed output (None: unknown or float)
+    # a proven max |value| of what the port carries in a fixed graph, without ``bias`` (None:
+    # a float graph, or no bound known); it decides where stock synapses and biases are exact
+    bound: int | None = None
     bias: np.ndarray | None = None  # a synapse bias for the neurons it feeds (Lava layout)
 
 
@@ -122,12 +156,11 @@ class _Ctx:
     def md(self):
         return self.graph.metadata
 
-    def add(self, proc: str, kind: str, node: str, role: str, /, *, state=(), **params) -> str:
-        """Add process ``proc`` (``params``: its constructor's arguments; ``state``: the Vars
-        the runner zeroes between samples)."""
+    def add(self, proc: str, kind: str, node: str, role: str, /, **params) -> str:
+        """Add process ``proc`` (``params``: its constructor's arguments)."""
         if proc in self.procs:
             raise ExportError(f"process name {proc!r} is used twice (node {node!r})")
-        self.procs[proc] = ProcSpec(kind, params, node, role, tuple(state))
+        self.procs[proc] = ProcSpec(kind, params, node, role)
         return proc
 
     def connect(self, ref: _Ref, proc: str, port: str) -> None:
@@ -210,7 +243,8 @@ def stock_lif_bias(total: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _input(ctx: _Ctx, name: str, node: Input) -> _Ref:
-    ctx.add(name, "spikefold.EncodedSource", name, "source", T=ctx.md.T, period=ctx.period)
+    ctx.add(name, "spikefold.EncodedSource", name, "source", shape=ctx.lava(name), T=ctx.md.T,
+            period=ctx.period)  # fmt: skip
     direct = node.encoding == "direct"
     bound = (1 << (ctx.md.widths.input_bits - 1)) if ctx.fixed and direct else 1
     return _Ref(name, "s_out", graded=direct, bound=bound if ctx.fixed else None)
@@ -226,12 +260,37 @@ def _message_bits(ref: _Ref) -> int:
     return GRADED_MESSAGE_BITS if ref.graded else 0
 
 
-def _stock_dense(ctx: _Ctx, proc: str, node_name: str, role: str, w, exp: int, src: _Ref):
-    params = dict(weights=ctx.array(w), num_message_bits=_message_bits(src), name=proc)
-    if ctx.fixed:
-        params.update(weight_exp=int(exp), num_weight_bits=ctx.md.widths.weight_bits)
-    ctx.add(proc, "lava.Dense", node_name, role, state=("a_buff",), **params)
-    ctx.connect(src, proc, "s_in")
+def _pred(ctx: _Ctx, name: str) -> str:
+    return ctx.graph.predecessors(name)[0]
+
+
+def _sum_bound(ctx: _Ctx, w: np.ndarray, src: _Ref) -> int | None:
+    """A proven bound of ``|Σ w·s|`` over every output unit: ``max_o Σ |w[o]| · max|s|``
+    (``w [out, ...]``: the inputs of output ``o`` along the other axes); None for a float
+    graph or an input without a bound."""
+    if not ctx.fixed or src.bound is None:
+        return None
+    per_output = np.abs(np.asarray(w, dtype=np.int64)).reshape(w.shape[0], -1).sum(axis=1)
+    return int(per_output.max(initial=0)) * src.bound
+
+
+def _scaled(bound: int, exp: int) -> int:
+    """A bound of ``|floor(a · 2**exp)|`` for ``|a| <= bound`` (a right shift floors, so a
+    negative ``a`` may grow by one: the ceiling)."""
+    return bound << exp if exp >= 0 else -((-bound) >> -exp)
+
+
+def _with_bias(bound: int | None, bias) -> int | None:
+    if bound is None or bias is None:
+        return bound
+    return bound + int(np.abs(np.asarray(bias, dtype=np.int64)).max(initial=0))
+
+
+def _stock_exact(ctx: _Ctx, acc: int | None) -> bool:
+    """Whether a stock synapse computes as hwsim: always in a float graph (float64 sums in
+    another order: ties only), in a fixed one when its sums stay inside int32
+    (:data:`STOCK_SUM_LIMIT`)."""
+    return not ctx.fixed or (acc is not None and acc < STOCK_SUM_LIMIT)
 
 
 def _synapse(ctx: _Ctx, proc, node_name, role, kind, w, src: _Ref, in_shape, out_shape, **kw):
@@ -244,69 +303,83 @@ def _synapse(ctx: _Ctx, proc, node_name, role, kind, w, src: _Ref, in_shape, out
     ctx.connect(src, proc, "s_in")
 
 
-def _dense(ctx: _Ctx, name: str, node: Dense) -> _Ref:
-    src = ctx.one_input(name)
-    if node.bias is None or _bias_pending(ctx, name, node.bias):
-        _stock_dense(ctx, name, name, "synapse", node.weight, node.weight_exp, src)
-        bias = None if node.bias is None else ctx.array(node.bias)
-        return _Ref(name, "a_out", graded=True, bias=bias)
-    # a consumer that is not a neuron (Delay, Add, ...) must see the bias in the synapse's output
-    _synapse(
-        ctx, name, name, "synapse", "dense", node.weight, src, ctx.lava(_pred(ctx, name)),
-        ctx.lava(name), bias=node.bias, weight_exp=node.weight_exp,
-    )  # fmt: skip
-    return _Ref(name, "a_out", graded=True)
-
-
-def _pred(ctx: _Ctx, name: str) -> str:
-    return ctx.graph.predecessors(name)[0]
-
-
-def _conv_exact_in_lava(ctx: _Ctx, w: np.ndarray, exp: int, src: _Ref) -> bool:
-    """Whether Lava's stock Conv computes this layer as hwsim does: always for float graphs
-    (float64 sums, another order: ties only), for fixed ones when ``weight_exp == 0`` and the
-    float64 sum is exact (:data:`CONV_EXACT`)."""
-    if not ctx.fixed:
-        return True
-    if exp != 0 or src.bound is None:
-        return False
-    fan_in = int(np.prod(w.shape[1:]))
-    return int(np.abs(w).max(initial=0)) * src.bound * fan_in < CONV_EXACT
+def _dense_synapse(
+    ctx: _Ctx, proc: str, node_name: str, role: str, w, exp: int, src: _Ref, in_shape,
+    out_shape, *, bias=None, kind: str = "dense",
+) -> int | None:  # fmt: skip
+    """A dense synapse (``kind="mix"``: 1x1 channel mixing, always a ``Synapse``) on Lava's
+    stock ``Dense`` where it is exact (:func:`_stock_exact`, on the weights Lava's ``Dense``
+    really uses after its truncation) and no bias must stay inside, else on ``Synapse``.
+    Returns the bound of its output, ``wrap32(floor(Σ w·s · 2**exp)) + bias``."""
+    if ctx.fixed:
+        w_lava = arith.lava_dense_weights(w, ctx.md.widths.weight_bits)
+        acc = _sum_bound(ctx, np.maximum(np.abs(w), np.abs(w_lava)), src)
+    else:
+        acc = None
+    if kind == "dense" and bias is None and _stock_exact(ctx, acc):
+        params = dict(weights=ctx.array(w), num_message_bits=_message_bits(src), name=proc)
+        if ctx.fixed:
+            params.update(weight_exp=int(exp), num_weight_bits=ctx.md.widths.weight_bits)
+        ctx.add(proc, "lava.Dense", node_name, role, **params)
+        ctx.connect(src, proc, "s_in")
+    else:
+        _synapse(ctx, proc, node_name, role, kind, w, src, in_shape, out_shape, bias=bias,
+                 weight_exp=int(exp))  # fmt: skip
+    out = None if acc is None else min(_scaled(acc, exp), 1 << (arith.LAVA_CHANNEL_BITS - 1))
+    return _with_bias(out, bias)
 
 
 def _conv_synapse(
     ctx: _Ctx, proc: str, node_name: str, role: str, node, w, exp: int, src: _Ref, bias=None
-) -> None:
+) -> int | None:
+    """A convolution on Lava's stock ``Conv`` where it is exact (:func:`_stock_exact`),
+    ``weight_exp == 0`` (Lava's ``Conv`` ignores it) and no bias must stay inside, else on
+    ``Synapse(conv)``. Returns the bound of its output, ``floor(wrap24(Σ w·s) · 2**exp) +
+    bias``."""
     in_shape = ctx.lava(_pred(ctx, node_name))
     out_shape = lava_shape((w.shape[0], *ctx.shapes[node_name][1:]))
-    if bias is None and _conv_exact_in_lava(ctx, w, exp, src):
+    acc = _sum_bound(ctx, w, src)
+    if bias is None and (exp == 0 or not ctx.fixed) and _stock_exact(ctx, acc):
         # torch OIHW cross-correlation -> Lava [O, kw, kh, I] convolution (hwsim.arith.conv2d)
         w_lava = np.ascontiguousarray(ctx.array(w)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
         ctx.add(
-            proc, "lava.Conv", node_name, role, state=("a_buf",), weight=w_lava,
-            input_shape=in_shape, padding=tuple(node.padding[::-1]),
-            stride=tuple(node.stride[::-1]), groups=int(node.groups),
-            num_message_bits=_message_bits(src), name=proc,
+            proc, "lava.Conv", node_name, role, weight=w_lava, input_shape=in_shape,
+            padding=tuple(node.padding[::-1]), stride=tuple(node.stride[::-1]),
+            groups=int(node.groups), num_message_bits=_message_bits(src), name=proc,
             **(dict(weight_exp=0, num_weight_bits=ctx.md.widths.weight_bits) if ctx.fixed else {}),
         )  # fmt: skip
         ctx.connect(src, proc, "s_in")
-        return
-    _synapse(
-        ctx, proc, node_name, role, "conv", w, src, in_shape, out_shape, bias=bias,
-        weight_exp=int(exp), stride=tuple(node.stride), padding=tuple(node.padding),
-        groups=int(node.groups),
+    else:
+        _synapse(
+            ctx, proc, node_name, role, "conv", w, src, in_shape, out_shape, bias=bias,
+            weight_exp=int(exp), stride=tuple(node.stride), padding=tuple(node.padding),
+            groups=int(node.groups),
+        )  # fmt: skip
+    out = None if acc is None else _scaled(min(acc, 1 << (arith.ACC_BITS - 1)), exp)
+    return _with_bias(out, bias)
+
+
+def _dense(ctx: _Ctx, name: str, node: Dense) -> _Ref:
+    src = ctx.one_input(name)
+    pending = _bias_pending(ctx, name, node.bias)
+    bound = _dense_synapse(
+        ctx, name, name, "synapse", node.weight, node.weight_exp, src,
+        ctx.lava(_pred(ctx, name)), ctx.lava(name), bias=None if pending else node.bias,
     )  # fmt: skip
+    bias = ctx.array(node.bias) if pending else None
+    return _Ref(name, "a_out", graded=True, bound=bound, bias=bias)
 
 
 def _conv(ctx: _Ctx, name: str, node: Conv2d) -> _Ref:
     src = ctx.one_input(name)
-    pending = node.bias is None or _bias_pending(ctx, name, node.bias)
-    bias_inside = None if pending else node.bias
-    _conv_synapse(ctx, name, name, "synapse", node, node.weight, node.weight_exp, src, bias_inside)
+    pending = _bias_pending(ctx, name, node.bias)
+    inside = None if pending else node.bias
+    bound = _conv_synapse(ctx, name, name, "synapse", node, node.weight, node.weight_exp, src,
+                          inside)  # fmt: skip
     bias = None
-    if pending and node.bias is not None:
+    if pending:
         bias = np.broadcast_to(ctx.array(node.bias), ctx.lava(name)).copy()  # channel axis last
-    return _Ref(name, "a_out", graded=True, bias=bias)
+    return _Ref(name, "a_out", graded=True, bound=bound, bias=bias)
 
 
 def _pool(ctx: _Ctx, name: str, node: SumPool2d) -> _Ref:
@@ -346,48 +419,34 @@ def _own_bias(ctx: _Ctx, name: str, node: LIF | CubaLIF | LI) -> np.ndarray:
 
 def _lif(ctx: _Ctx, name: str, node: LIF | CubaLIF) -> _Ref:
     shape = ctx.lava(name)
-    a_bias = ctx.pending_bias(name)
+    a_bias = ctx.pending_bias(name)  # the synapses' biases: activation units
+    own_bias = _own_bias(ctx, name, node)  # v units
     th = np.asarray(node.threshold).reshape(-1)
-    own_bias = _own_bias(ctx, name, node)
     cuba = isinstance(node, CubaLIF)
     c = node.current_decay if cuba else 0  # fixed 4095 - du, float the factor itself
-    plain = node.reset == "hard" and np.all(th == th[0])
-    # a synapse bias into a CubaLIF enters its persistent current: a stock LIF's bias_mant
-    # acts on v, and it has no input for a constant current
-    plain = plain and not (cuba and np.any(a_bias))
-    # Lava's stock LIF applies its bias from step 0; the graph gates it until the arrival
-    # offset (hwsim.simops.LIFOp), so a biased layer reached late needs the custom LIF
     offset = ctx.offsets[name]
-    quiet = not (np.any(a_bias) or np.any(own_bias)) and all(
-        _quiet(ctx, p) for p in ctx.graph.predecessors(name)
-    )
-    plain = plain and (offset == 0 or quiet)
-    if plain and ctx.fixed:
-        total = (a_bias.astype(np.int64) << arith.ACT_SHIFT) + own_bias  # v units
-        fit = stock_lif_bias(total)
-        if fit is not None:
+    out = _Ref(name, "s_out", bound=1)
+    if node.reset == "hard" and np.all(th == th[0]):
+        params = _stock_lif_params(ctx, name, node, th[0], a_bias, own_bias)
+        if params is not None:
+            # LIFReset zeroes u and v when its 1-based time step % reset_interval equals
+            # reset_offset, before integrating: here at step t = offset of every sample, so
+            # its bias acts from the arrival on, as hwsim's gated bias does (hwsim.sim), and
+            # what it did before (the previous sample's tail) reaches no live step downstream
             ctx.add(
-                name, "lava.LIF", name, "neuron", state=("u", "v") if cuba else ("v",),
-                shape=shape, du=arith.DECAY_UNITY - 1 - int(c),
-                dv=arith.DECAY_UNITY - int(node.decay), vth=int(th[0]), bias_mant=fit[0],
-                bias_exp=fit[1], name=name,
+                name, "lava.LIFReset", name, "neuron", shape=shape,
+                reset_interval=ctx.period, reset_offset=(offset + 1) % ctx.period, name=name,
+                **params,
             )  # fmt: skip
-            return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
-    elif plain:
-        ctx.add(
-            name, "lava.LIF", name, "neuron", state=("u", "v") if cuba else ("v",), shape=shape,
-            du=1.0 - float(c), dv=1.0 - float(node.decay), vth=float(th[0]),
-            bias_mant=a_bias + own_bias, bias_exp=0.0, name=name,
-        )  # fmt: skip
-        return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
-    vth = threshold_schedule(node, ctx.offsets[name], ctx.md.T, ctx.period)
+            return _connect_neuron(ctx, name, "a_in", out)
+    vth = threshold_schedule(node, offset, ctx.md.T, ctx.period)
     ctx.add(
         name, "spikefold.LIF", name, "neuron", shape=shape,
         decay=int(node.decay) if ctx.fixed else float(node.decay), vth=ctx.array(vth),
         bias=own_bias, a_bias=a_bias, reset=node.reset, period=ctx.period, offset=offset,
         current_decay=int(c) if ctx.fixed else float(c), name=name,
     )  # fmt: skip
-    return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", bound=1))
+    return _connect_neuron(ctx, name, "a_in", out)
 
 
 def _li(ctx: _Ctx, name: str, node: LI) -> _Ref:
@@ -418,21 +477,34 @@ def _li(ctx: _Ctx, name: str, node: LI) -> _Ref:
     return _connect_neuron(ctx, name, "a_in", _Ref(name, "s_out", graded=True, bound=bound))
 
 
-def _quiet(ctx: _Ctx, name: str) -> bool:
-    """Whether ``name`` emits zeros before its arrival offset, so that a stock LIF it feeds (no
-    bias gating) rests there as hwsim's LIF does: an Input (nothing comes before), a LIF,
-    CubaLIF or LI (gated, or stock and quiet itself), a bias-free Dense/Conv2d and any
-    pool/Flatten/Add/Delay of quiet inputs. Anything else is taken as not quiet: a synapse
-    bias, a FastInhibitory (its bias), an E-I circuit (its stabilisation terms give a current
-    on a zero input)."""
-    node = ctx.graph.nodes[name]
-    if isinstance(node, (Input, LIF, CubaLIF, LI)):
-        return True
-    if isinstance(node, (Dense, Conv2d)) and node.bias is not None and np.any(node.bias):
-        return False
-    if isinstance(node, (FastInhibitory, EICircuit, Readout)):
-        return False
-    return all(_quiet(ctx, p) for p in ctx.graph.predecessors(name))
+def _stock_lif_params(
+    ctx: _Ctx, name: str, node: LIF | CubaLIF, vth, a_bias, own_bias
+) -> dict | None:
+    """The parameters of a stock LIF computing ``node`` as hwsim does, or None.
+
+    float: ``du = 1 - current_decay`` (a LIF's current does not persist: ``du = 1``), ``dv = 1
+    - decay``, one bias. fixed: ``du = 4095 - current_decay`` (:func:`hwsim.arith.
+    lif_current_fixed`), ``dv = 4096 - decay`` and the total bias ``(a_bias << 6) + own_bias``
+    as ``(bias_mant, bias_exp)`` (:func:`stock_lif_bias`), provided that moving the synapse
+    bias ``a_bias`` out of the activation is exact (:data:`BIAS_FOLD_LIMIT`, from the bounds of
+    the inputs). A synapse bias into a CubaLIF enters its persistent current, for which a stock
+    LIF has no input: None."""
+    cuba = isinstance(node, CubaLIF)
+    c = node.current_decay if cuba else 0
+    if cuba and np.any(a_bias):
+        return None
+    if not ctx.fixed:
+        return dict(du=1.0 - float(c), dv=1.0 - float(node.decay), vth=float(vth),
+                    bias_mant=a_bias + own_bias, bias_exp=0.0)  # fmt: skip
+    if np.any(a_bias):
+        bounds = [ref.bound for ref in ctx.inputs(name)]
+        if None in bounds or sum(bounds) + int(np.abs(a_bias).max()) >= BIAS_FOLD_LIMIT:
+            return None
+    fit = stock_lif_bias((a_bias.astype(np.int64) << arith.ACT_SHIFT) + own_bias)
+    if fit is None:
+        return None
+    return dict(du=arith.DECAY_UNITY - 1 - int(c), dv=arith.DECAY_UNITY - int(node.decay),
+                vth=int(vth), bias_mant=fit[0], bias_exp=fit[1])  # fmt: skip
 
 
 def _connect_neuron(ctx: _Ctx, name: str, port: str, out: _Ref) -> _Ref:
@@ -466,11 +538,14 @@ def _ei_circuit(ctx: _Ctx, name: str, node: EICircuit) -> _Ref:
     e_shape = ctx.lava(name)
     i_shape = (*e_shape[:-1], node.n_i) if conv else (node.n_i,)
     p = {r: f"{name}.{r}" for r in ("ee", "ie", "inh", "ei_sub", "ei_den", "exc")}
-    for role, w, exp in (("ee", node.w_ee, node.w_ee_exp), ("ie", node.w_ie, node.w_ie_exp)):
+    in_shape = ctx.lava(_pred(ctx, name))
+    for role, w, exp, out_shape in (
+        ("ee", node.w_ee, node.w_ee_exp, e_shape), ("ie", node.w_ie, node.w_ie_exp, i_shape)
+    ):  # fmt: skip
         if conv:
             _conv_synapse(ctx, p[role], name, role, node, w, exp, src)
         else:
-            _stock_dense(ctx, p[role], name, role, w, exp, src)
+            _dense_synapse(ctx, p[role], name, role, w, exp, src, in_shape, out_shape)
     divisive = node.variant == "divisive"
     ctx.add(
         p["inh"], "spikefold.Inhibitory", name, "inhibitory", shape=i_shape,
@@ -483,13 +558,8 @@ def _ei_circuit(ctx: _Ctx, name: str, node: EICircuit) -> _Ref:
     payload = _Ref(p["inh"], "s_out", graded=True, bound=_payload_bound(ctx))
     for role, port in paths:
         ref = dataclasses.replace(payload, port=port)
-        if conv:
-            _synapse(
-                ctx, p[role], name, role, "mix", node.w_ei, ref, i_shape, e_shape,
-                weight_exp=int(node.w_ei_exp),
-            )  # fmt: skip
-        else:
-            _stock_dense(ctx, p[role], name, role, node.w_ei, node.w_ei_exp, ref)
+        _dense_synapse(ctx, p[role], name, role, node.w_ei, node.w_ei_exp, ref, i_shape, e_shape,
+                       kind="mix" if conv else "dense")  # fmt: skip
     gains = {}
     if divisive:
         gains = dict(g_e=ctx.array(node.g_e), b_e=ctx.array(node.b_e))
@@ -505,7 +575,10 @@ def _ei_circuit(ctx: _Ctx, name: str, node: EICircuit) -> _Ref:
     ctx.conns.append(Connection((p["ei_sub"], "a_out"), (p["exc"], "a_sub_in")))
     if divisive:
         ctx.conns.append(Connection((p["ei_den"], "a_out"), (p["exc"], "a_den_in")))
-    return _Ref(p["exc"], "a_out", graded=True)
+    # the E current: saturated to 24 bits (divisive), or the difference of two such
+    # (subtractive): hwsim.arith.ei_excitatory_fixed
+    bound = (1 << (arith.ACC_BITS - 1)) * (1 if divisive else 2) if ctx.fixed else None
+    return _Ref(p["exc"], "a_out", graded=True, bound=bound)
 
 
 def _add(ctx: _Ctx, name: str, node: Add) -> _Ref:

@@ -54,9 +54,10 @@ def test_rung2_fixed_is_bit_exact_on_lavas_own_lif(quantised):
     assert li.kind == "spikefold.LI" and li.params["du"] == 4095
     assert li.params["dv"] == 4096 - fixed.nodes["li"].decay
     if kind == "dense":  # hard reset, constant θ, no bias: Lava's stock LIF, du < 4095
-        assert cuba.kind == "lava.LIF" and cuba.reset_vars == ("u", "v")
+        assert cuba.kind == "lava.LIFReset"  # u and v zeroed by itself at its arrival step
+        assert cuba.params["reset_offset"] == spec.offsets["cuba"] + 1
         assert cuba.params["du"] == 4095 - fixed.nodes["cuba"].current_decay < 4095
-    else:  # soft reset, θ[t], a bias reached late: the custom process with the current
+    else:  # soft reset, θ[t]: the custom process with the current
         assert cuba.kind == "spikefold.LIF"
         assert cuba.params["current_decay"] == fixed.nodes["cuba"].current_decay > 0
     res = rung2_fixed(fixed, _inputs(fixed, N, seed=6), spec=spec)
@@ -68,7 +69,7 @@ def test_rung2_fixed_is_bit_exact_on_lavas_own_lif(quantised):
     models = res.settings["models"]
     assert models["li"] == "exporters.lava.procs.li.models.PySpikefoldLIModelFixed"
     if kind == "dense":
-        assert models["cuba"] == "lava.proc.lif.models.PyLifModelBitAcc"
+        assert models["cuba"] == "lava.proc.lif.models.PyLifResetModelBitAcc"
 
 
 def test_rung2_float_spikes_match_floating_pt():

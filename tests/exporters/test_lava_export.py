@@ -64,9 +64,9 @@ def _no_lava_workers_left() -> bool:
 
 def test_stock_processes_only_for_the_plain_subset() -> None:
     mlp = example_graph("mlp", "fixed")
-    assert _kinds(mlp)["l1"] == "lava.LIF"
+    assert _kinds(mlp)["l1"] == "lava.LIFReset"
     # a constant schedule is still a constant threshold
-    assert _kinds(_replace_node(mlp, "l1", threshold=np.full(6, 40)))["l1"] == "lava.LIF"
+    assert _kinds(_replace_node(mlp, "l1", threshold=np.full(6, 40)))["l1"] == "lava.LIFReset"
     assert _kinds(_replace_node(mlp, "l1", reset="soft"))["l1"] == "spikefold.LIF"
     sched = np.array([40, 41, 40, 40, 40, 40])
     assert _kinds(_replace_node(mlp, "l1", threshold=sched))["l1"] == "spikefold.LIF"
@@ -74,12 +74,21 @@ def test_stock_processes_only_for_the_plain_subset() -> None:
     odd = _replace_node(mlp, "l1", bias=np.full(16, 4095), bias_exp=0)
     odd = _replace_node(odd, "fc1", bias=np.full(16, 1))  # 4095 + (1 << 6): odd, > 4095
     assert _kinds(odd)["l1"] == "spikefold.LIF"
-    # a bias the stock LIF could hold, at offset 1: Lava would apply it from step 0, the graph
-    # only from the arrival, so SpikefoldLIF (own bias, or a synapse bias moved into l1)
-    assert _kinds(_replace_node(mlp, "l1", bias=np.full(16, 8), bias_exp=0))["l1"] == (
-        "spikefold.LIF"
-    )
-    assert _kinds(_replace_node(mlp, "fc1", bias=np.full(16, 1)))["l1"] == "spikefold.LIF"
+    # a bias reached late (offset 1) stays on the stock LIF: it resets at its arrival step
+    own = _replace_node(mlp, "l1", bias=np.full(16, 8), bias_exp=0)
+    assert _kinds(own)["l1"] == "lava.LIFReset"
+    spec = translate(own)
+    assert spec.processes["l1"].params["reset_offset"] == spec.offsets["l1"] + 1 == 2
+    assert spec.processes["l1"].params["reset_interval"] == spec.steps
+    # a synapse bias moves into a stock LIF while |activation| + |bias| < 2**17 is proven ...
+    fc1_biased = _replace_node(mlp, "fc1", bias=np.full(16, 1))
+    assert _kinds(fc1_biased)["l1"] == "lava.LIFReset"
+    # ... and not beyond: fc1's activations reach max_i Σ_j |w_ij| · 128 = 24,064 · 2**exp
+    assert np.abs(mlp.nodes["fc1"].weight).sum(axis=1).max() * 128 == 24_064
+    assert _kinds(_replace_node(fc1_biased, "fc1", weight_exp=2))["l1"] == "lava.LIFReset"
+    big = _replace_node(fc1_biased, "fc1", weight_exp=3)  # 192,512 + 1 >= 2**17
+    assert _kinds(big)["l1"] == "spikefold.LIF"
+    assert _kinds(_replace_node(big, "fc1", bias=None))["l1"] == "lava.LIFReset"
     osr = _kinds(example_graph("osr_ots", "fixed"))
     assert osr["l1"] == osr["l2"] == "spikefold.LIF"
     conv = example_graph("conv", "fixed")
@@ -87,7 +96,7 @@ def test_stock_processes_only_for_the_plain_subset() -> None:
     # Lava's Conv ignores weight_exp: such a layer goes to the custom synapse
     assert _kinds(_replace_node(conv, "c1", weight_exp=-1))["c1"] == "spikefold.Synapse"
     assert _kinds(example_graph("conv", "float32"))["c1"] == "lava.Conv"
-    assert _kinds(example_graph("mlp", "float32"))["l1"] == "lava.LIF"
+    assert _kinds(example_graph("mlp", "float32"))["l1"] == "lava.LIFReset"
 
 
 def test_lava_conv_sums_24_bit_payloads_exactly() -> None:
@@ -210,9 +219,9 @@ def test_exported_file_rebuilds_and_runs_without_the_graph(tmp_path) -> None:
     spec = export_lava(g, path)
     text = json.loads(path.read_text())
     assert text["select_tag"] == "fixed_pt"
-    # l2 rests before its arrival while the E-I circuit feeding it already emits a current
-    # (its stabilisation terms on a zero input): only SpikefoldLIF gates that
-    assert text["processes"]["l2"]["kind"] == "spikefold.LIF"
+    # the E-I circuit feeding l2 emits a current before l2's arrival (its stabilisation terms
+    # on a zero input): Lava's LIFReset starts l2 from rest at its arrival step all the same
+    assert text["processes"]["l2"]["kind"] == "lava.LIFReset"
     assert text["processes"]["l2"]["vars"]["v"] == [8]
     assert {"src", "dst", "transform"} <= set(text["connections"][0])
     loaded = load_lava(path)
@@ -220,10 +229,10 @@ def test_exported_file_rebuilds_and_runs_without_the_graph(tmp_path) -> None:
     x = example_input(g, 3)
     res = rung2_fixed(g, x, spec=loaded)
     assert res.passed, res.summary()
-    # the same samples in chunks of 2 (two runtimes) give the same records
+    # the same samples one run() call each give the same records
     inputs = encode_inputs(g, x)
     whole = run_lava_steps(loaded, inputs, record=["l1", "ei2"])
-    parts = run_lava_steps(loaded, inputs, record=["l1", "ei2"], chunk=2)
+    parts = run_lava_steps(loaded, inputs, record=["l1", "ei2"], chunk=1)
     for k in ("l1", "ei2"):
         assert np.array_equal(whole.records[k], parts.records[k])
     assert np.array_equal(whole.readout, parts.readout)
@@ -252,10 +261,9 @@ def test_tampered_files_are_refused(tmp_path, mutate, message) -> None:
     path.write_text(json.dumps(d))
     with pytest.raises(ExportError, match=message):
         spec = load_lava(path)
-        from exporters.lava.build import build, source_data
+        from exporters.lava.build import build
 
-        x = encode_inputs(g, example_input(g, 1))["x"]
-        build(spec, source_data(spec, x), (), tmp_path)
+        build(spec, encode_inputs(g, example_input(g, 1))["x"], tmp_path)
 
 
 def test_unreadable_file_names_itself(tmp_path) -> None:
@@ -305,7 +313,12 @@ def test_runner_matches_hwsim_records_and_readout_layout() -> None:
     ref = run_steps(g, encode_inputs(g, x), record=True)
     assert res.records["l1"].shape == ref.records["l1"].shape == (res.steps, 2, 4, 8, 8)
     for k in ("c1", "l1", "pool", "l2", "fc", "ro"):
-        assert np.array_equal(res.records[k], ref.records[k]), k
+        off = res.offsets[k]
+        assert np.array_equal(res.records[k][off:], ref.records[k][off:]), k
+        # before its arrival a node has not started the sample: zeros (hwsim's Dense emits
+        # its bias there, which no live step reads)
+        assert not res.records[k][:off].any(), k
+    assert ref.records["fc"][: res.offsets["fc"]].any()
     assert np.array_equal(res.aligned("l2"), ref.aligned("l2"))
     assert np.array_equal(res.readout, ref.readout)
     assert res.counts["l1"].tolist() == ref.counts["l1"].tolist()

@@ -60,16 +60,16 @@ def test_float_graph_spikes_match_floating_pt(family: str) -> None:
 def test_plain_subset_runs_lavas_own_lif_and_dense_models() -> None:
     g = example_graph("mlp", "fixed")
     spec = translate(g)
-    assert spec.processes["l1"].kind == "lava.LIF"
+    assert spec.processes["l1"].kind == "lava.LIFReset"
     assert spec.processes["fc1"].kind == spec.processes["fc2"].kind == "lava.Dense"
     res = run_lava_steps(spec, encode_inputs(g, example_input(g, 2)), record=["l1"])
     # the compiler chose Lava's bit-accurate models for Lava's own Process classes
-    assert res.models["l1"] == "lava.proc.lif.models.PyLifModelBitAcc"
+    assert res.models["l1"] == "lava.proc.lif.models.PyLifResetModelBitAcc"
     assert res.models["fc1"] == "lava.proc.dense.models.PyDenseModelBitAcc"
-    from lava.proc.lif.models import PyLifModelBitAcc
-    from lava.proc.lif.process import LIF as LavaLIF
+    from lava.proc.lif.models import PyLifResetModelBitAcc
+    from lava.proc.lif.process import LIFReset
 
-    assert PyLifModelBitAcc.implements_process is LavaLIF
+    assert PyLifResetModelBitAcc.implements_process is LIFReset
     # ... and the spikes those models produced are hwsim's, bit for bit
     ref = run_steps(g, encode_inputs(g, example_input(g, 2)), record=["l1"])
     assert np.array_equal(res.records["l1"], ref.records["l1"])
@@ -111,9 +111,9 @@ def test_quantized_ei_graph_is_bit_exact_and_written_to_verify_json(tmp_path) ->
     entry = data["rungs"]["2"]
     assert entry["passed"] and entry["float"]["passed"] and data["passed"]
     assert entry["layers"]["l1"]["mismatches"] == 0
-    # after an E-I circuit (a current before the arrival) only SpikefoldLIF rests as hwsim does
-    lif_model = "exporters.lava.procs.lif.models.PySpikefoldLIFModelFixed"
-    assert entry["settings"]["models"]["l2"] == lif_model
+    # after an E-I circuit (a current before the arrival) Lava's own LIFReset, starting from
+    # rest at its arrival step, computes l2 as hwsim's gated LIF does
+    assert entry["settings"]["models"]["l2"] == "lava.proc.lif.models.PyLifResetModelBitAcc"
 
 
 def test_an_empty_batch_is_refused_before_lava_starts() -> None:

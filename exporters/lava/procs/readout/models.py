@@ -18,7 +18,6 @@ from hwsim import arith
 class _AbstractReadoutModel(PyLoihiProcessModel):
     a_in = None
     a_out = None
-    total_out = None
     a_bias = None
     total = None
 
@@ -27,14 +26,22 @@ class _AbstractReadoutModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         p = self.proc_params
-        _, t = sample_step(self.time_step, p["period"])
+        s, t = sample_step(self.time_step, p["period"])
         if t == 0:
             self.total[...] = 0
         current = self.a_in.recv() + self.a_bias
         if p["start"] <= t < p["start"] + p["T"]:
             self.accumulate(current)
+        if t == p["start"] + p["T"] - 1 and p["path"] is not None:
+            self.write(s)
         self.a_out.send(current)
-        self.total_out.send(self.total)
+
+    def write(self, sample: int) -> None:
+        if getattr(self, "_file", None) is None:
+            # mapped in the Lava worker (the runner created the file before the run)
+            self._file = np.lib.format.open_memmap(self.proc_params["path"], mode="r+")
+        if sample < self._file.shape[0]:
+            self._file[sample] = self.total
 
 
 @implements(proc=Readout, protocol=LoihiProtocol)
@@ -43,7 +50,6 @@ class _AbstractReadoutModel(PyLoihiProcessModel):
 class PyReadoutModelFloat(_AbstractReadoutModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.float64)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float64)
-    total_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float64)
     a_bias: np.ndarray = LavaPyType(np.ndarray, np.float64)
     total: np.ndarray = LavaPyType(np.ndarray, np.float64)
 
@@ -57,7 +63,6 @@ class PyReadoutModelFloat(_AbstractReadoutModel):
 class PyReadoutModelFixed(_AbstractReadoutModel):
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int64)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=32)
-    total_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=32)
     a_bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
     total: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=32)
 

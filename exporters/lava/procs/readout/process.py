@@ -15,8 +15,11 @@ class Readout(AbstractProcess):
     :func:`hwsim.arith.readout_accumulate`, 32-bit saturating; float: plain sum). The total is
     cleared at the first step of every sample; the prediction is its argmax.
 
-    Ports: ``a_in``, ``a_out`` (the current of the step), ``total_out`` (the running total).
-    Vars: ``a_bias``, ``total``.
+    ``path`` (optional, given by the runner): an ``.npy`` file ``[n_samples, *shape]`` into
+    which the total of sample ``s`` is written at its last summed step, so reading the
+    results needs no probe process (one OS process and one channel fewer every step).
+
+    Ports: ``a_in``, ``a_out`` (the current of the step). Vars: ``a_bias``, ``total``.
     """
 
     def __init__(
@@ -27,14 +30,15 @@ class Readout(AbstractProcess):
         start: int,
         T: int,
         period: int,
+        path: str | None = None,
         name: str | None = None,
         log_config: LogConfig | None = None,
     ) -> None:
         super().__init__(
-            shape=shape, start=start, T=T, period=period, name=name, log_config=log_config
-        )
+            shape=shape, start=start, T=T, period=period, path=path, name=name,
+            log_config=log_config,
+        )  # fmt: skip
         self.a_in = InPort(shape=shape)
         self.a_out = OutPort(shape=shape)
-        self.total_out = OutPort(shape=shape)
         self.a_bias = Var(shape=shape, init=np.broadcast_to(a_bias, shape))
         self.total = Var(shape=shape, init=0)

@@ -16,14 +16,18 @@ from exporters.lava.procs.source.process import EncodedSource
 
 class _AbstractSourceModel(PyLoihiProcessModel):
     s_out = None
-    data = None
+    dtype = None
 
     def run_spk(self) -> None:
-        s, t = sample_step(self.time_step, self.proc_params["period"])
-        if s < self.data.shape[0] and t < self.proc_params["T"]:
-            frame = self.data[s, min(t, self.data.shape[1] - 1)]
+        p = self.proc_params
+        if getattr(self, "_data", None) is None:
+            # mapped in the Lava worker (the parent wrote the file before the run)
+            self._data = np.load(p["path"], mmap_mode="r")
+        s, t = sample_step(self.time_step, p["period"])
+        if s < self._data.shape[0] and t < p["T"]:
+            frame = self._data[s, min(t, self._data.shape[1] - 1)].astype(self.dtype)
         else:
-            frame = np.zeros(self.data.shape[2:], self.data.dtype)
+            frame = np.zeros(p["shape"], self.dtype)
         self.s_out.send(frame)
 
 
@@ -32,7 +36,7 @@ class _AbstractSourceModel(PyLoihiProcessModel):
 @tag("floating_pt")
 class PyEncodedSourceModelFloat(_AbstractSourceModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float64)
-    data: np.ndarray = LavaPyType(np.ndarray, np.float64)
+    dtype = np.float64
 
 
 @implements(proc=EncodedSource, protocol=LoihiProtocol)
@@ -42,4 +46,4 @@ class PyEncodedSourceModelFixed(_AbstractSourceModel):
     # int64 on the channel: a graded input times a weight is summed by Lava's Dense in the
     # sender's dtype (np.dot of int32 weights with int64 data is int64, never an int32 wrap)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int64, precision=24)
-    data: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    dtype = np.int64
