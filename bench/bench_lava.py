@@ -1,10 +1,11 @@
 """Lava's simulator (``fixed_pt``): the runner against the method it replaced, and against hwsim.
 
 Networks (fixed point, ``lava`` timing): the demo E-I net (``runs/demo``, written by ``make
-demo``; when it is missing, trained into a temporary directory with the demo's own config,
-``toolchain.demo.DEMO_CONFIG``), the Lava exporter's four example families
-(``exporters.lava.examples``) and, when ``runs/fold_ladder/mlp`` exists, the trained digits MLP
-of ``experiments.fold_ladder``. On the same encoded inputs of ``N`` samples:
+demo``; when it is missing, trained into a temporary directory from the demo's own config
+``configs/demo.yaml`` by ``spikefold run``'s chain up to the quantised graph), the Lava
+exporter's four example families (``exporters.lava.examples``) and, when
+``runs/fold_ladder/mlp`` exists, the trained digits MLP of ``experiments.fold_ladder``.
+On the same encoded inputs of ``N`` samples:
 
 * **hwsim**, batched (``run_steps`` on all samples at once, one CPU thread);
 * **Lava, runner**: ``run_lava_steps``, one runtime, one ``run()`` per chunk of samples, every
@@ -32,6 +33,7 @@ import numpy as np
 
 N, REPEATS = 16, 3
 DEMO = Path("runs/demo")
+DEMO_CONFIG = Path("configs/demo.yaml")
 TRAINED = Path("runs/fold_ladder/mlp")
 
 # the state the replaced method zeroed between samples, per stock process kind
@@ -51,17 +53,10 @@ def _run_graph(run_dir: Path):
 def _demo_graph(tmp: Path):
     if (DEMO / "graph.fixed.npz").exists():
         return _run_graph(DEMO)
-    from toolchain.config import RunConfig
-    from toolchain.demo import DEMO_CONFIG
-    from toolchain.fold import fold_run
-    from toolchain.pipeline import train_run
-    from toolchain.quantize import quantize_run
+    from toolchain.chain import ChainOptions, run_chain
 
-    raw = dict(DEMO_CONFIG, train=dict(DEMO_CONFIG["train"], progress=False))
-    print(f"({DEMO} missing: training the demo net in {tmp})", flush=True)
-    train_run(RunConfig.from_dict(raw), runs_root=tmp)
-    fold_run(tmp / "demo")
-    quantize_run(tmp / "demo", weight_bits=8)
+    print(f"({DEMO} missing: training the demo net, {DEMO_CONFIG}, in {tmp})", flush=True)
+    run_chain(DEMO_CONFIG, tmp, ChainOptions(until="quantize"), say=lambda _line: None)
     return _run_graph(tmp / "demo")
 
 

@@ -250,10 +250,42 @@ def _input(ctx: _Ctx, name: str, node: Input) -> _Ref:
     return _Ref(name, "s_out", graded=direct, bound=bound if ctx.fixed else None)
 
 
-def _bias_pending(ctx: _Ctx, name: str, bias) -> bool:
-    """A synapse bias can move into its consumers when every consumer is a neuron."""
-    succ = ctx.graph.successors(name)
-    return bias is not None and all(isinstance(ctx.graph.nodes[s], NEURON_KINDS) for s in succ)
+def _bias_moves(ctx: _Ctx, name: str, bias, bound: int | None) -> bool:
+    """Whether a synapse's bias moves into its consumers (their ``a_bias``) instead of staying
+    in the synapse (then a ``Synapse`` process). It moves when every consumer is a neuron, and
+    only where that keeps a plain LIF layer on Lava's own stock LIF: a CubaLIF would need the
+    bias in its persistent current (no input of the stock LIF takes it), and into a LIF of a
+    fixed graph the move must be proven exact (:data:`BIAS_FOLD_LIMIT`: ``bound``, the bound of
+    the synapse's output without the bias, plus ``max|bias|``; one input; the total bias in
+    Lava's mantissa/exponent form). Otherwise the synapse keeps it and the LIF stays stock."""
+    if bias is None:
+        return False
+    for s in ctx.graph.successors(name):
+        node = ctx.graph.nodes[s]
+        if not isinstance(node, NEURON_KINDS):
+            return False
+        if not isinstance(node, (LIF, CubaLIF)) or not _plain(node):
+            continue
+        if isinstance(node, CubaLIF):
+            return False
+        if not ctx.fixed:
+            continue
+        b = np.abs(np.asarray(bias, dtype=np.int64))
+        if len(ctx.graph.predecessors(s)) != 1 or bound is None:
+            return False
+        if bound + int(b.max(initial=0)) >= BIAS_FOLD_LIMIT:
+            return False
+        moved = np.broadcast_to(np.asarray(bias, dtype=np.int64), ctx.shapes[s])
+        moved = swap_layout(moved, len(ctx.shapes[s])) << arith.ACT_SHIFT
+        if stock_lif_bias(moved + _own_bias(ctx, s, node).astype(np.int64)) is None:
+            return False
+    return True
+
+
+def _plain(node: LIF | CubaLIF) -> bool:
+    """Hard reset and one threshold: the dynamics of Lava's stock LIF."""
+    th = np.asarray(node.threshold).reshape(-1)
+    return node.reset == "hard" and bool(np.all(th == th[0]))
 
 
 def _message_bits(ref: _Ref) -> int:
@@ -286,6 +318,27 @@ def _with_bias(bound: int | None, bias) -> int | None:
     return bound + int(np.abs(np.asarray(bias, dtype=np.int64)).max(initial=0))
 
 
+def _dense_acc(ctx: _Ctx, w, src: _Ref) -> int | None:
+    """The bound of a dense synapse's exact sum, on the weights Lava's ``Dense`` really uses
+    after its truncation as well as on the graph's."""
+    if not ctx.fixed:
+        return None
+    w_lava = arith.lava_dense_weights(w, ctx.md.widths.weight_bits)
+    return _sum_bound(ctx, np.maximum(np.abs(w), np.abs(w_lava)), src)
+
+
+def _dense_bound(ctx: _Ctx, w, exp: int, src: _Ref) -> int | None:
+    """The bound of a dense synapse's output without bias, ``wrap32(floor(Σ w·s · 2**exp))``."""
+    acc = _dense_acc(ctx, w, src)
+    return None if acc is None else min(_scaled(acc, exp), 1 << (arith.LAVA_CHANNEL_BITS - 1))
+
+
+def _conv_bound(ctx: _Ctx, w, exp: int, src: _Ref) -> int | None:
+    """The bound of a convolution's output without bias, ``floor(wrap24(Σ w·s) · 2**exp)``."""
+    acc = _sum_bound(ctx, w, src)
+    return None if acc is None else _scaled(min(acc, 1 << (arith.ACC_BITS - 1)), exp)
+
+
 def _stock_exact(ctx: _Ctx, acc: int | None) -> bool:
     """Whether a stock synapse computes as hwsim: always in a float graph (float64 sums in
     another order: ties only), in a fixed one when its sums stay inside int32
@@ -311,11 +364,7 @@ def _dense_synapse(
     stock ``Dense`` where it is exact (:func:`_stock_exact`, on the weights Lava's ``Dense``
     really uses after its truncation) and no bias must stay inside, else on ``Synapse``.
     Returns the bound of its output, ``wrap32(floor(Σ w·s · 2**exp)) + bias``."""
-    if ctx.fixed:
-        w_lava = arith.lava_dense_weights(w, ctx.md.widths.weight_bits)
-        acc = _sum_bound(ctx, np.maximum(np.abs(w), np.abs(w_lava)), src)
-    else:
-        acc = None
+    acc = _dense_acc(ctx, w, src)
     if kind == "dense" and bias is None and _stock_exact(ctx, acc):
         params = dict(weights=ctx.array(w), num_message_bits=_message_bits(src), name=proc)
         if ctx.fixed:
@@ -325,8 +374,7 @@ def _dense_synapse(
     else:
         _synapse(ctx, proc, node_name, role, kind, w, src, in_shape, out_shape, bias=bias,
                  weight_exp=int(exp))  # fmt: skip
-    out = None if acc is None else min(_scaled(acc, exp), 1 << (arith.LAVA_CHANNEL_BITS - 1))
-    return _with_bias(out, bias)
+    return _with_bias(_dense_bound(ctx, w, exp, src), bias)
 
 
 def _conv_synapse(
@@ -355,29 +403,28 @@ def _conv_synapse(
             weight_exp=int(exp), stride=tuple(node.stride), padding=tuple(node.padding),
             groups=int(node.groups),
         )  # fmt: skip
-    out = None if acc is None else _scaled(min(acc, 1 << (arith.ACC_BITS - 1)), exp)
-    return _with_bias(out, bias)
+    return _with_bias(_conv_bound(ctx, w, exp, src), bias)
 
 
 def _dense(ctx: _Ctx, name: str, node: Dense) -> _Ref:
     src = ctx.one_input(name)
-    pending = _bias_pending(ctx, name, node.bias)
+    moves = _bias_moves(ctx, name, node.bias, _dense_bound(ctx, node.weight, node.weight_exp, src))
     bound = _dense_synapse(
         ctx, name, name, "synapse", node.weight, node.weight_exp, src,
-        ctx.lava(_pred(ctx, name)), ctx.lava(name), bias=None if pending else node.bias,
+        ctx.lava(_pred(ctx, name)), ctx.lava(name), bias=None if moves else node.bias,
     )  # fmt: skip
-    bias = ctx.array(node.bias) if pending else None
+    bias = ctx.array(node.bias) if moves else None
     return _Ref(name, "a_out", graded=True, bound=bound, bias=bias)
 
 
 def _conv(ctx: _Ctx, name: str, node: Conv2d) -> _Ref:
     src = ctx.one_input(name)
-    pending = _bias_pending(ctx, name, node.bias)
-    inside = None if pending else node.bias
+    moves = _bias_moves(ctx, name, node.bias, _conv_bound(ctx, node.weight, node.weight_exp, src))
+    inside = None if moves else node.bias
     bound = _conv_synapse(ctx, name, name, "synapse", node, node.weight, node.weight_exp, src,
                           inside)  # fmt: skip
     bias = None
-    if pending:
+    if moves:
         bias = np.broadcast_to(ctx.array(node.bias), ctx.lava(name)).copy()  # channel axis last
     return _Ref(name, "a_out", graded=True, bound=bound, bias=bias)
 
@@ -426,7 +473,7 @@ def _lif(ctx: _Ctx, name: str, node: LIF | CubaLIF) -> _Ref:
     c = node.current_decay if cuba else 0  # fixed 4095 - du, float the factor itself
     offset = ctx.offsets[name]
     out = _Ref(name, "s_out", bound=1)
-    if node.reset == "hard" and np.all(th == th[0]):
+    if _plain(node):
         params = _stock_lif_params(ctx, name, node, th[0], a_bias, own_bias)
         if params is not None:
             # LIFReset zeroes u and v when its 1-based time step % reset_interval equals
