@@ -569,6 +569,13 @@ def dense_accumulate(weight, s, weight_exp: int = 0) -> np.ndarray:
     result is wrapped to 32 bits because Lava's ``a_buff`` travels in an int32 channel. Lava
     does **not** wrap Dense at 24 bits: ``count_outside_signed(a, ACC_BITS)`` is the overflow
     check for the documented 24-bit accumulator.
+
+    **The int32 sum.** Lava's Dense sums in the dtype of its input messages: fed another
+    synapse's int32 current it wraps the sum to 32 bits *before* the ``weight_exp`` shift,
+    where this function shifts the exact sum first; the two agree while ``|Σ w·s| < 2**31``. A
+    sum of ``2**31`` or more is outside this specification for a stock Dense: the Lava exporter
+    uses one only where a bound proves every sum inside int32
+    (``exporters.lava.translate.STOCK_SUM_LIMIT``), else spikefold's own synapse.
     """
     w, x = _i64(weight), _i64(s)
     acc = np.moveaxis(np.tensordot(x, w, axes=([1], [1])), -1, 1)  # int64: exact integer sum
@@ -631,6 +638,14 @@ def conv_accumulate(
     its ``weight_exp`` Var: a graph whose Conv has ``weight_exp != 0`` is not bit-exact on
     Lava's stock Conv (the exporter must refuse it or use a custom process). Lava's Conv does
     not truncate weights by sign mode.
+
+    **The int32 cast.** Lava 0.10's Conv sums in float64 and casts the sum to its weights'
+    int32 *before* the 24-bit wrap, so it computes this function only while ``|Σ w·s| <
+    2**31``; beyond, its result is not a wrap of the sum (Input ``(2, 1, 1)`` -> 1x1 weights
+    255: ``x = 4,210,752`` agrees, ``4,210,753`` does not). A sum of ``2**31`` or more is
+    outside this specification for a stock Conv: the Lava exporter uses one only where a bound
+    proves every sum inside int32 (``exporters.lava.translate.STOCK_SUM_LIMIT``), else
+    spikefold's own synapse, which computes this function.
     """
     acc = conv2d(_i64(s), _i64(weight), stride, padding, groups)
     return conv_reduce(acc, weight_exp)

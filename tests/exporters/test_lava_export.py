@@ -70,10 +70,11 @@ def test_stock_processes_only_for_the_plain_subset() -> None:
     assert _kinds(_replace_node(mlp, "l1", reset="soft"))["l1"] == "spikefold.LIF"
     sched = np.array([40, 41, 40, 40, 40, 40])
     assert _kinds(_replace_node(mlp, "l1", threshold=sched))["l1"] == "spikefold.LIF"
-    # an odd bias beyond Lava's 13-bit mantissa has no (bias_mant, bias_exp) form
+    # 4095 + (1 << 6), odd and beyond Lava's 13-bit mantissa, has no (bias_mant, bias_exp)
+    # form: the synapse keeps its bias, the LIF is stock
     odd = _replace_node(mlp, "l1", bias=np.full(16, 4095), bias_exp=0)
-    odd = _replace_node(odd, "fc1", bias=np.full(16, 1))  # 4095 + (1 << 6): odd, > 4095
-    assert _kinds(odd)["l1"] == "spikefold.LIF"
+    odd = _replace_node(odd, "fc1", bias=np.full(16, 1))
+    assert _kinds(odd)["l1"] == "lava.LIFReset" and _kinds(odd)["fc1"] == "spikefold.Synapse"
     # a bias reached late (offset 1) stays on the stock LIF: it resets at its arrival step
     own = _replace_node(mlp, "l1", bias=np.full(16, 8), bias_exp=0)
     assert _kinds(own)["l1"] == "lava.LIFReset"
@@ -82,13 +83,18 @@ def test_stock_processes_only_for_the_plain_subset() -> None:
     assert spec.processes["l1"].params["reset_interval"] == spec.steps
     # a synapse bias moves into a stock LIF while |activation| + |bias| < 2**17 is proven ...
     fc1_biased = _replace_node(mlp, "fc1", bias=np.full(16, 1))
-    assert _kinds(fc1_biased)["l1"] == "lava.LIFReset"
+    kinds = _kinds(fc1_biased)
+    assert kinds["l1"] == "lava.LIFReset" and kinds["fc1"] == "lava.Dense"
+    assert translate(fc1_biased).processes["l1"].params["bias_mant"].max() > 0
     # ... and not beyond: fc1's activations reach max_i Σ_j |w_ij| · 128 = 24,064 · 2**exp
     assert np.abs(mlp.nodes["fc1"].weight).sum(axis=1).max() * 128 == 24_064
-    assert _kinds(_replace_node(fc1_biased, "fc1", weight_exp=2))["l1"] == "lava.LIFReset"
+    assert _kinds(_replace_node(fc1_biased, "fc1", weight_exp=2))["fc1"] == "lava.Dense"
     big = _replace_node(fc1_biased, "fc1", weight_exp=3)  # 192,512 + 1 >= 2**17
-    assert _kinds(big)["l1"] == "spikefold.LIF"
-    assert _kinds(_replace_node(big, "fc1", bias=None))["l1"] == "lava.LIFReset"
+    # there the synapse keeps its bias (hwsim's arithmetic) and the LIF stays Lava's own
+    assert _kinds(big)["l1"] == "lava.LIFReset" and _kinds(big)["fc1"] == "spikefold.Synapse"
+    assert _kinds(_replace_node(big, "fc1", bias=None))["fc1"] == "lava.Dense"
+    res = rung2_fixed(big, example_input(big, 2))
+    assert res.passed, res.summary()
     osr = _kinds(example_graph("osr_ots", "fixed"))
     assert osr["l1"] == osr["l2"] == "spikefold.LIF"
     conv = example_graph("conv", "fixed")

@@ -1,9 +1,9 @@
 """``spikefold run-lava RUN_DIR --n N``: Lava-simulated inference on N test samples.
 
 Runs the run's Lava process graph (``model.lava.json`` written by ``spikefold export lava``,
-or, when it is missing, the translation of ``graph.fixed.npz``) in Lava's simulator, sample by
-sample with a progress bar, and prints the accuracy, the spike counts of every LIF layer and
-the time per sample.
+or, when it is missing, the translation of ``graph.fixed.npz``) in Lava's simulator, all
+samples in one runtime with a progress bar, and prints the accuracy, the spike counts of every
+LIF layer and the time per sample. Its Lava workers end with it (``exporters.lava.lifecycle``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=positive_int, default=32, help="test samples (default 32)")
     p.add_argument("--spec", help=f"Lava process graph file (default RUN_DIR/{LAVA_JSON})")
     p.add_argument("--seed", type=int, default=0, help="seed of rate-encoded inputs")
-    p.add_argument("--chunk", type=positive_int, default=256, help="samples per Lava runtime")
+    p.add_argument(
+        "--chunk", type=positive_int, default=256, help="at most N samples per Lava run() call"
+    )
 
 
 def run(args: argparse.Namespace) -> Outcome:
