@@ -229,8 +229,10 @@ class Dense(Node):
 
     float: ``I = W s + b`` (torch ``F.linear``). fixed: ``a = dense_accumulate(weight, s,
     weight_exp) + bias`` with ``weight`` raw mantissas on Lava's weight grid
-    (:func:`hwsim.arith.weight_grid`; checked) and ``bias`` in activation units (an exporter
-    moves it into the next LIF's bias as ``bias_mant = b, bias_exp = 6``).
+    (:func:`hwsim.arith.weight_grid`; checked) and ``bias`` in activation units, added to the
+    activation *before* the consumer's ``a << 6`` and 24-bit fold (the Lava exporter moves it
+    into a stock LIF's ``bias_mant``/``bias_exp``, which acts after them, only where a bound
+    proves the two equal: ``exporters.lava.translate.BIAS_FOLD_LIMIT``).
     """
 
     weight: np.ndarray

@@ -3,7 +3,8 @@
 θ[t] and a per-channel bias), quantised by ``toolchain.quantize``:
 
 * rung 2: hwsim (lava timing) vs Lava ``fixed_pt``, bit-exact; the plain CubaLIF runs on
-  Lava's stock ``LIF`` process with ``du < 4095`` (Lava's own ``PyLifModelBitAcc``), the LI on
+  Lava's stock ``LIFReset`` process with ``du < 4095`` (Lava's own
+  ``PyLifResetModelBitAcc``), the LI on
   ``SpikefoldLI`` whose fixed model is Lava's ``AbstractPyLifModelFixed``; float vs
   ``floating_pt`` spike-identical but ties;
 * rung 3: hwsim vs onnxruntime and onnx.reference, bit-exact;
