@@ -10,7 +10,7 @@ the base class, each kind adds its own rules. ``docs/graph.md`` is the reference
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 from typing import Literal
 
@@ -116,6 +116,27 @@ class Node:
             elif isinstance(v, list) and ("tuple" in hint or hint == "Shape"):
                 object.__setattr__(self, f.name, tuple(v))
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # @dataclass gives each kind a repr of every field, arrays in full (kilobytes for a
+        # tiny layer), unless the class already has one: every kind gets the short one below.
+        cls.__repr__ = Node.__repr__
+
+    def __repr__(self) -> str:
+        """One line: the kind, then each field that is not at its default; an array as its
+        dtype and shape (``weight=int64[3, 4]``), never its values."""
+        parts = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                shown = f"{v.dtype}[{', '.join(map(str, v.shape))}]" if v.ndim else repr(v.item())
+            elif f.default is not MISSING and _same(v, f.default):
+                continue
+            else:
+                shown = repr(v)  # a nested node (EICircuit.inhibitory) is short too
+            parts.append(f"{f.name}={shown}")
+        return f"{self.kind}({', '.join(parts)})"
+
     @property
     def kind(self) -> str:
         """The node kind, the class name (the ``kind`` key of the file format)."""
@@ -151,6 +172,13 @@ class Node:
 
     def _problems(self, fmt: Format, widths: arith.FixedWidths | None, T: int) -> list[str]:
         return []
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
 
 
 def _array_problems(name: str, a: np.ndarray, fmt: Format) -> list[str]:

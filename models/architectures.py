@@ -10,6 +10,7 @@ over time.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 from collections.abc import Callable
@@ -72,6 +73,15 @@ def register_architecture(name: str) -> Callable:
     return deco
 
 
+def _suggest(unknown: list[str], valid: list[str]) -> str:
+    """The close valid option of each misspelt one (``hiden`` -> ``hidden``) when every one has
+    one; otherwise the list of valid options."""
+    close = {u: difflib.get_close_matches(u, valid, n=1, cutoff=0.75) for u in unknown}
+    if all(close.values()):
+        return "did you mean " + ", ".join(f"{c[0]!r}" for c in close.values()) + "?"
+    return f"valid: {valid}"
+
+
 def build_model(cfg: dict) -> nn.Module:
     """Build ``cfg["arch"]`` with the remaining keys as options.
 
@@ -89,7 +99,8 @@ def build_model(cfg: dict) -> nn.Module:
         if unknown:
             # in_shape and num_classes are filled in from the dataset: not the user's to list
             valid = sorted(set(params) - {"in_shape", "num_classes"})
-            raise ValueError(f"architecture {name!r}: unknown option(s) {unknown}; valid: {valid}")
+            raise ValueError(f"architecture {name!r}: unknown option(s) {unknown}; "
+                             f"{_suggest(unknown, valid)}")  # fmt: skip
     try:
         return builder(**cfg)
     except TypeError as exc:

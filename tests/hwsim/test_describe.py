@@ -85,3 +85,25 @@ def test_every_node_kind_has_its_widths_described():
     described = set(describe._FIXED_BITS) | set(describe._HOLDS_NOTHING)
     missing = [k for k, cls in NODE_KINDS.items() if cls not in described]
     assert not missing, f"add the fixed-format widths of {missing} to hwsim.describe"
+
+
+def test_node_reprs_name_shapes_and_dtypes_never_values():
+    from hwsim.graph import EICircuit, FastInhibitory
+
+    w = np.arange(300 * 400, dtype=np.int64).reshape(300, 400)
+    dense = Dense(w, np.zeros(300, np.int64), weight_exp=-2)
+    assert repr(dense) == "Dense(weight=int64[300, 400], bias=int64[300], weight_exp=-2)"
+    # fields at their default are left out; a scalar stays a scalar, a schedule a shape
+    assert repr(LIF(0.5, 1.0)) == "LIF(decay=0.5, threshold=1.0)"
+    lif = LIF(2048, np.array([100, 90, 80]), "hard")
+    assert repr(lif) == "LIF(decay=2048, threshold=int64[3], reset='hard')"
+    ei = EICircuit(np.ones((6, 4), np.float32), np.ones((2, 4), np.float32),
+                   np.ones((6, 2), np.float32), FastInhibitory(payload_exp=-3))  # fmt: skip
+    assert repr(ei) == ("EICircuit(w_ee=float32[6, 4], w_ie=float32[2, 4], w_ei=float32[6, 2], "
+                        "inhibitory=FastInhibitory(payload_exp=-3))")  # fmt: skip
+    # every node of a graph, every kind: one short line, no array values
+    for node in _fixed_graph(n_in=400, n_hidden=300).nodes.values():
+        text = repr(node)
+        assert "\n" not in text and len(text) < 100 and "array" not in text, text
+    for cls in NODE_KINDS.values():  # no kind gets the dataclass repr back
+        assert cls.__repr__ is Dense.__repr__, cls

@@ -110,13 +110,19 @@ def test_a_pass_line_never_prints_a_first_divergence():
     assert "first divergence: lif1 step 1 sample 0" in failed.summary()
 
 
-def test_a_misspelt_model_option_lists_the_valid_ones_not_the_dataset_fields(tmp_path, capsys):
+def test_a_misspelt_model_option_suggests_the_close_one_not_every_option(tmp_path, capsys):
     argv = ["train", "--arch", "mlp", "--set", "model.hiden=[16]", "--runs", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "unknown option(s) ['hiden']; valid: ['T', 'bias', 'hidden', 'init'" in err
-    assert "in_shape" not in err and "num_classes" not in err
+    assert "unknown option(s) ['hiden']; did you mean 'hidden'?" in err
+    assert "'bias'" not in err and "in_shape" not in err and "num_classes" not in err
     assert not list(tmp_path.iterdir())  # refused before the run directory was made
+    # nothing close: the valid options, still not the ones the dataset fills in
+    argv = ["train", "--arch", "mlp", "--set", "model.colour=1", "--runs", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "unknown option(s) ['colour']; valid: ['T', 'bias', 'hidden', 'init'" in err
+    assert "in_shape" not in err and "num_classes" not in err
 
 
 def test_a_file_dataset_without_its_directory_names_data_root(tmp_path, capsys):
