@@ -304,7 +304,8 @@ class _Quantizer:
         if not check.ok and not self.allow:
             raise OverflowBoundError(
                 f"Readout {name!r}: the sum over T={T} steps of its LI membranes can overflow: "
-                f"{check.describe()}; pass allow_saturation=True to count saturations instead"
+                f"{check.describe()}; pass --allow-saturation (allow_saturation=True) to count "
+                "saturations instead"
             )
         self.fixed[name], self.checks[name], self.policy[name] = node, [check], mode
         self.scale[name], self.rng[name] = s, (0, 1)
@@ -353,7 +354,7 @@ class _Quantizer:
         usable = [p for p in plans if not p.hard]
         if not usable:
             pinned = (
-                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer input_bits "
+                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer --input-bits "
                 "coarsen a first layer)"
                 if len(cands) == 1 and cands[0][0] == 0
                 else ""
@@ -367,8 +368,8 @@ class _Quantizer:
             raise OverflowBoundError(
                 f"layer {name!r} can overflow at every scale that keeps its weights and "
                 f"threshold representable (coarsest weight_exp={worst.exp}): {what}. "
-                "Pass allow_saturation=True to scale it on calibration data and count "
-                "saturations instead (or fewer input_bits for a first layer)"
+                "Pass --allow-saturation (allow_saturation=True) to scale it on calibration "
+                "data and count saturations instead (or fewer --input-bits for a first layer)"
             )
         for e, s_a in cands:
             plan = self._evaluate(name, node, preds, eis, s_a, e, "calibrated")
@@ -613,7 +614,7 @@ def quantize(
         what = "; ".join(f"{n}: {ev}" for n, ev in sat.items())
         raise OverflowBoundError(
             f"saturation on the calibration data ({n_samples} samples) in layer(s) {what}; "
-            "pass allow_saturation=True to accept it"
+            "pass --allow-saturation (allow_saturation=True) to accept it"
         )
     agree = float(np.mean(float_pred == fixed_pred))
     report = {
