@@ -354,7 +354,7 @@ class _Quantizer:
         usable = [p for p in plans if not p.hard]
         if not usable:
             pinned = (
-                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer --input-bits "
+                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer input_bits "
                 "coarsen a first layer)"
                 if len(cands) == 1 and cands[0][0] == 0
                 else ""
