@@ -1,4 +1,9 @@
-"""Python 3.11 compatibility shim for lava-nc 0.10.0 (DESIGN.md section 9).
+"""Import shim for lava-nc 0.10.0 on Python 3.11 and for lava-dl 0.6.0's NetX (DESIGN.md section 9).
+
+Three source rewrites at import time, each claimed by module name (:data:`TARGET_MODULES`):
+lava-nc's ``var_model`` (Python 3.11 dataclass defaults, below), its multiprocessing start
+method (:func:`rewrite_fork_start_method`) and lava-dl's ``slayer`` package ``__init__``
+(:func:`rewrite_skip_object_detection`: NetX loads without cv2 and torchvision).
 
 The problem
 -----------
@@ -61,7 +66,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import CodeType, ModuleType
 
-__all__ = ["TARGET_MODULES", "LavaCompatFinder", "install", "rewrite_mutable_defaults"]
+__all__ = [
+    "TARGET_MODULES",
+    "LavaCompatFinder",
+    "install",
+    "rewrite_mutable_defaults",
+    "rewrite_fork_start_method",
+    "rewrite_skip_object_detection",
+]
 
 #: Marker attribute by which :func:`install` recognises its finder (also across reloads of
 #: this module, where ``isinstance`` against the new class object would miss the old finder).
@@ -209,23 +221,85 @@ def rewrite_fork_start_method(source: str | bytes, filename: str) -> tuple[ast.M
     return tree, changes
 
 
+#: The statement of lava-dl 0.6.0's ``lava/lib/dl/slayer/__init__.py`` that
+#: :func:`rewrite_skip_object_detection` removes, and the name it binds.
+_OBD_IMPORT = ("object_detection", "obd")
+
+
+def rewrite_skip_object_detection(
+    source: str | bytes, filename: str
+) -> tuple[ast.Module, list[str]]:
+    """Drop SLAYER's object-detection subpackage from ``lava.lib.dl.slayer``'s ``__init__``.
+
+    lava-dl 0.6.0's NetX (``lava/lib/dl/netx/hdf5.py``) imports
+    ``lava.lib.dl.slayer.neuron.rf`` for one helper (``neuron_params`` of resonate-and-fire
+    neurons), which runs the package ``__init__`` of ``lava.lib.dl.slayer``; its last import,
+    ``from . import object_detection as obd``, loads SLAYER's YOLO utilities, which need
+    ``cv2`` (opencv) and ``torchvision``. Neither is installed here: torchvision does not
+    import beside the pinned torch wheel, and NetX uses neither. This rewrite removes exactly
+
+    * the top-level statement ``from . import object_detection as obd``, and
+    * the string ``'obd'`` from the top-level ``__all__`` list,
+
+    so ``lava.lib.dl.slayer`` has no ``obd`` attribute; every other SLAYER module imports as
+    shipped, and ``import lava.lib.dl.slayer.object_detection`` still runs the real module
+    (and fails with Python's own error where cv2 is missing). The rewrite is ``required``: a
+    ``slayer/__init__.py`` without that statement (another lava-dl release) is refused with
+    an ImportError naming the file, instead of being imported in a shape nobody checked.
+    """
+    tree = ast.parse(source, filename=filename)
+    module, alias = _OBD_IMPORT
+    changes: list[str] = []
+    body = []
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.ImportFrom)
+            and stmt.level == 1
+            and stmt.module is None
+            and [(a.name, a.asname) for a in stmt.names] == [(module, alias)]
+        ):
+            changes.append(f"line {stmt.lineno}: {ast.unparse(stmt)} (removed)")
+            continue
+        if (
+            changes
+            and isinstance(stmt, ast.Assign)
+            and [getattr(t, "id", None) for t in stmt.targets] == ["__all__"]
+            and isinstance(stmt.value, ast.List)
+        ):
+            kept = [
+                e for e in stmt.value.elts if not (isinstance(e, ast.Constant) and e.value == alias)
+            ]
+            if len(kept) != len(stmt.value.elts):
+                stmt.value.elts = kept
+                changes.append(f"line {stmt.lineno}: {alias!r} removed from __all__")
+        body.append(stmt)
+    tree.body = body
+    return tree, changes
+
+
 @dataclass(frozen=True)
 class _Rewrite:
     """One source rewrite: the transform and the error it exists to prevent."""
 
     transform: Callable[[str | bytes, str], tuple[ast.Module, list[str]]]
     error_type: type[Exception]
-    error_text: str  # substring of the error message the rewrite prevents
+    error_texts: tuple[str, ...]  # substrings of the error messages the rewrite prevents
     min_python: tuple[int, int]  # the rewrite is active from this Python version on
+    # True: the source must contain the pattern (a module that no longer does is refused at
+    # import time instead of running in a shape nobody checked)
+    required: bool = False
 
 
 #: Module name -> its rewrite. Every other import passes through the finder untouched.
 _REWRITES: dict[str, _Rewrite] = {
     "lava.magma.compiler.var_model": _Rewrite(
-        rewrite_mutable_defaults, ValueError, "use default_factory", (3, 11)
+        rewrite_mutable_defaults, ValueError, ("use default_factory",), (3, 11)
     ),
     "lava.magma.runtime.message_infrastructure.multiprocessing": _Rewrite(
-        rewrite_fork_start_method, RuntimeError, "context has already been set", (3, 0)
+        rewrite_fork_start_method, RuntimeError, ("context has already been set",), (3, 0)
+    ),
+    "lava.lib.dl.slayer": _Rewrite(
+        rewrite_skip_object_detection, ImportError, ("cv2", "torchvision"), (3, 0), required=True
     ),
 }
 
@@ -246,13 +320,22 @@ class _RewritingLoader(importlib.machinery.SourceFileLoader):
         # .pyc of Lava's original source is not used, and no rewritten .pyc is written back.
         source = self.get_data(self.path)
         tree, self.changes = self.rewrite.transform(source, self.path)
+        if self.rewrite.required and not self.changes:
+            raise ImportError(
+                f"spikefold's import shim (exporters/_lava_compat.py) found nothing to rewrite "
+                f"in {self.path}: {self.rewrite.transform.__name__} expects the source of the "
+                f"pinned release (requirements-nodeps.txt). Install that release, or update "
+                f"the rewrite after reading the new source.",
+                name=self.name,
+                path=self.path,
+            )
         return compile(tree, self.path, "exec", dont_inherit=True)
 
     def exec_module(self, module: ModuleType) -> None:
         try:
             super().exec_module(module)
         except self.rewrite.error_type as err:
-            if self.rewrite.error_text not in str(err):
+            if not any(text in str(err) for text in self.rewrite.error_texts):
                 raise
             done = (
                 "it rewrote " + "; ".join(self.changes)
@@ -260,9 +343,9 @@ class _RewritingLoader(importlib.machinery.SourceFileLoader):
                 else f"{self.rewrite.transform.__name__} found nothing to rewrite"
             )
             raise ImportError(
-                f"spikefold's compatibility shim for lava-nc (exporters/_lava_compat.py) could "
+                f"spikefold's import shim (exporters/_lava_compat.py) could "
                 f"not make {self.path} importable: {done}, but executing it still fails with "
-                f"{err!r}. Either Lava's source no longer looks like lava-nc 0.10.0's (update "
+                f"{err!r}. Either the source no longer looks like the pinned release's (update "
                 f"{self.rewrite.transform.__name__}) or the process is set up in a way Lava "
                 f"cannot run in (e.g. a multiprocessing start method other than 'fork').",
                 name=self.name,
@@ -290,7 +373,13 @@ class LavaCompatFinder(importlib.abc.MetaPathFinder):
             # machinery decides, and a sourceless Lava fails with Python's own error.
             return None
         loader = _RewritingLoader(fullname, spec.origin, rewrite)
-        return importlib.util.spec_from_file_location(fullname, spec.origin, loader=loader)
+        # a package (lava.lib.dl.slayer) keeps its search path, or its submodules are not found
+        return importlib.util.spec_from_file_location(
+            fullname,
+            spec.origin,
+            loader=loader,
+            submodule_search_locations=spec.submodule_search_locations,
+        )
 
 
 def install() -> frozenset[str]:
