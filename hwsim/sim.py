@@ -17,7 +17,10 @@ Semantics (DESIGN.md sections 3-4, ``docs/graph.md``, ``docs/numeric-spec.md``):
   are not gated: what they emit before their offset reaches only the pre-offset steps of
   their consumers (offsets add up along every path), where a LIF ignores it and the readout
   does not sum. So a feed-forward graph runs in ``lava`` timing exactly as its ``ideal``
-  run shifted by each node's offset, biases included.
+  run shifted by each node's offset, biases included. ``gate=False`` drops the gating: every
+  neuron integrates its input and applies its bias from step 0, as the stock LIF processes
+  that lava-dl's NetX builds do (``exporters.netx``, ``docs/loihi.md``); a threshold schedule
+  is then read as if the offset were 0, so NetX graphs (constant thresholds) only.
 * **thresholds**: a LIF with a schedule ``θ[T]`` uses ``θ[clip(t - offset, 0, T - 1)]`` at
   step ``t`` (aligned with the input step it is processing).
 * **readout**: the single :class:`~hwsim.graph.Readout` node's current is summed over the
@@ -168,6 +171,7 @@ def simulate(
     record: bool | Iterable[str] = False,
     force: Mapping[str, np.ndarray] | None = None,
     generator: np.random.Generator | None = None,
+    gate: bool = True,
 ) -> SimResult:
     """Run ``graph`` on one batch ``x`` (see the module docstring).
 
@@ -175,9 +179,11 @@ def simulate(
     :class:`GraphError`); LIF and CubaLIF nodes also record ``"<name>/h"``, CubaLIF nodes
     ``"<name>/u"``. ``force``: ``{node: array
     [steps, B, *shape]}`` teacher forcing (an Input node may be forced too, e.g. with the
-    spike train a torch encoder drew). ``generator`` draws ``rate`` inputs.
+    spike train a torch encoder drew). ``generator`` draws ``rate`` inputs. ``gate=False``:
+    neurons are not held in their reset state before their arrival offset (NetX's convention,
+    module docstring).
     """
-    return run_steps(graph, encode_inputs(graph, x, generator), record, force)
+    return run_steps(graph, encode_inputs(graph, x, generator), record, force, gate=gate)
 
 
 def run_steps(
@@ -185,6 +191,7 @@ def run_steps(
     inputs: Mapping[str, np.ndarray],
     record: bool | Iterable[str] = False,
     force: Mapping[str, np.ndarray] | None = None,
+    gate: bool = True,
 ) -> SimResult:
     """:func:`simulate` on already encoded inputs ``{name: [T, B, *shape]}`` (as returned by
     :func:`encode_inputs`), so two graphs can be run on the very same spikes."""
@@ -212,7 +219,7 @@ def run_steps(
         ops[name] = make_op(
             node, fixed=fixed, widths=md.widths, T=md.T,
             shape_in=ins[0] if ins else shapes[name], shape_out=shapes[name],
-            offset=offsets[name],
+            offset=offsets[name] if gate else 0,
         )  # fmt: skip
         ops[name].reset(batch)
         lat[name] = latency(node, md.timing)
