@@ -3,9 +3,9 @@
     violations = check_graph(graph, "nir")     # [] when the target takes the network as it is
 
 Targets (:data:`CHECK_TARGETS`): ``hwsim``, ``lava``, ``onnx`` (the rules of
-:mod:`toolchain.fold.rules`), ``loihi`` (the plain Loihi subset: Lava's stock processes and
-the road to NetX, :func:`toolchain.fold.rules.loihi_violations`) and ``nir`` (what NIR 1.0
-cannot express). Each violation names the rule, the layer and the fix that exists.
+:mod:`toolchain.fold.rules`), ``loihi`` (what lava-dl's NetX, the road to Loihi 2, cannot
+express: :func:`toolchain.fold.rules.loihi_violations`) and ``nir`` (what NIR 1.0 cannot
+express). Each violation names the rule, the layer and the fix that exists.
 :func:`graph_for` picks the graph a target takes: NIR exports the float graph, the others the
 fixed one when the run is quantised.
 """
@@ -28,8 +28,9 @@ CHECK_TARGETS = ("lava", "onnx", "nir", "loihi", "hwsim")
 
 #: What a target's check cannot yet promise, said beside its result.
 PENDING = {
-    "loihi": "the NetX exporter (the file a Loihi 2 deployment loads) is not built yet: "
-    "this lists what the plain Loihi subset refuses; nothing has been exported or run",
+    "loihi": "this lists what lava-dl NetX (the file a Loihi 2 deployment loads) cannot "
+    "express; `spikefold export netx RUN --verify` writes the file and runs it with NetX in "
+    "Lava's simulator (no chip is used)",
 }
 
 

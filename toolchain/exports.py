@@ -1,8 +1,9 @@
-"""The export stages on a run directory: Lava, ONNX and NIR, each with its rung.
+"""The export stages on a run directory: Lava, ONNX, NIR and NetX, each with its rung.
 
     export_lava_run("runs/x", verify_n=32)    # model.lava.json + rung 2 -> verify.json
     export_onnx_run("runs/x", verify_n=256)   # model.fixed.onnx, model.float.onnx + rung 3
     export_nir_run("runs/x", verify_n=256)    # model.nir + rung 4
+    export_netx_run("runs/x", verify_n=8)     # model.netx.h5 + rung 2N (NetX in Lava)
 
 Each stage refuses stale inputs (:func:`toolchain.provenance.require_fresh`), writes its files
 and its rung's entry of ``verify.json``, and records their provenance. A target that cannot
@@ -34,6 +35,7 @@ from toolchain.rundir import (
     LAVA_FLOAT_JSON,
     LAVA_JSON,
     MODEL_NIR,
+    NETX_H5,
     ONNX_MODELS,
     VERIFY_JSON,
 )
@@ -44,13 +46,15 @@ __all__ = [
     "export_lava_run",
     "export_onnx_run",
     "export_nir_run",
+    "export_netx_run",
+    "netx_options",
     "lava_options",
     "onnx_options",
     "nir_options",
     "rung_options",
 ]
 
-TARGETS = ("lava", "onnx", "nir")
+TARGETS = ("lava", "onnx", "nir")  # spikefold run; netx: `spikefold export netx`
 REFUSALS = (ExportError, DesignRuleError)  # what a target's translation raises to refuse
 _MAKES = {GRAPH_FLOAT: "spikefold fold", GRAPH_FIXED: "spikefold quantize"}
 
@@ -357,3 +361,61 @@ def export_nir_run(
                              inputs, ropts)  # fmt: skip
     lines += [res.summary(), f"wrote {run_dir / VERIFY_JSON}"]
     return Exported({"nir": str(dst)}, info, entry, tuple(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# NetX (lava-dl): the file a Loihi 2 deployment loads
+
+
+def netx_options() -> dict:
+    """The options of ``model.netx.h5`` (none: the graph decides everything)."""
+    return {}
+
+
+def export_netx_run(
+    run_dir: str | os.PathLike,
+    *,
+    graph: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    verify_n: int | None = None,
+    seed: int = 0,
+) -> Exported:
+    """``graph.fixed.npz`` (or the file ``graph``) as a lava-dl NetX HDF5 file in
+    ``model.netx.h5`` (or ``out``, :func:`exporters.netx.write_netx`); with ``verify_n`` rung
+    2N on that many test samples: the file loaded by NetX and run in Lava's ``fixed_pt``
+    simulator against hwsim (NetX timing), bit for bit, merged into ``verify.json``. A graph
+    NetX cannot express is refused with every reason (``spikefold check RUN --target loihi``
+    lists the same), the refusal recorded for the file and rung 2N."""
+    from exporters.netx import RUNG, TITLE, rung2n, write_netx
+
+    run_dir = Path(run_dir)
+    src = Path(graph) if graph else run_dir / GRAPH_FIXED
+    dst = Path(out) if out else run_dir / NETX_H5
+    flags = (f" --graph {src}" if graph else "") + (f" --out {dst}" if out else "")
+    command = "spikefold export netx {run}" + flags
+    with provenance.run_lock(run_dir, command):
+        g = _read_graph(run_dir, src)
+        inputs, outputs = [_key(run_dir, src)], [_key(run_dir, dst)]
+        ropts = rung_options(verify_n, seed)
+        wanted = _wanted(outputs[0], netx_options(), RUNG, verify_n, ropts)
+        try:
+            write_netx(g, dst)
+        except REFUSALS as exc:
+            write_verify_json(run_dir / VERIFY_JSON, {RUNG: refusal_entry(RUNG, TITLE, str(exc))})
+            for key, options in wanted.items():
+                provenance.record(run_dir, "export", command, [key], inputs, options,
+                                  refused=str(exc))  # fmt: skip
+            raise
+        provenance.record(run_dir, "export", command, outputs, inputs, netx_options())
+        n_layers = sum(1 for v in g.nodes.values() if v.kind in ("Dense", "Conv2d"))
+        info = {"layers": n_layers, "T": g.metadata.T}
+        lines = [f"wrote {dst} (lava-dl NetX HDF5, {n_layers} layers, T={g.metadata.T}; "
+                 "load with lava.lib.dl.netx.hdf5.Network(net_config=...))"]  # fmt: skip
+        if verify_n is None:
+            return Exported({"netx": str(dst)}, info, None, tuple(lines))
+        x, y = _test_split(run_dir, verify_n)
+        res = rung2n(g, x, path=dst, generator=np.random.default_rng(seed), labels=y)
+        entry = _record_rung(run_dir, RUNG, res, command + _verify_flags(verify_n, seed),
+                             [*inputs, outputs[0]], ropts)  # fmt: skip
+    lines += [res.summary(), f"wrote {run_dir / VERIFY_JSON}"]
+    return Exported({"netx": str(dst)}, info, entry, tuple(lines))

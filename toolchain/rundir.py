@@ -16,6 +16,7 @@ ONNX_MODELS = {"fixed": "model.fixed.onnx", "float": "model.float.onnx"}  # spik
 LAVA_JSON = "model.lava.json"  # spikefold export lava
 LAVA_FLOAT_JSON = "model.float.lava.json"  # spikefold export lava --float
 MODEL_NIR = "model.nir"  # spikefold export nir
+NETX_H5 = "model.netx.h5"  # spikefold export netx (lava-dl NetX, the road to Loihi 2)
 REPORT_FILES = ("report.json", "report.md", "report.html")  # spikefold report
 SUMMARY = "summary.json"  # spikefold run: the headline numbers of every stage
 SOURCE_NIR = "source.nir"  # spikefold import nir: the imported file as given
@@ -37,6 +38,7 @@ ARTIFACTS = (
     LAVA_JSON,
     LAVA_FLOAT_JSON,
     MODEL_NIR,
+    NETX_H5,
     *REPORT_FILES,
     SUMMARY,
     SOURCE_NIR,

@@ -49,12 +49,12 @@ def test_nir_lists_every_violation_at_once_and_each_named_fix_removes_its_own():
     assert check_graph(hard_osr, "nir") == []
 
 
-def test_loihi_lists_the_plain_subsets_refusals_and_the_pending_netx_exporter():
+def test_loihi_lists_what_netx_refuses():
     ei = _graph({"arch": "ei_mlp", "hidden": [16], "neuron": {"reset": "soft"}})
     found = check_graph(ei, "loihi")
     assert {"no_ei_division", "binary_spikes", "hard_reset"} <= set(_rules(found))
     assert all(v.target == "loihi" and v.fix for v in found)
-    assert "NetX exporter" in PENDING["loihi"]
+    assert "spikefold export netx" in PENDING["loihi"]
     assert check_graph(ei, "onnx") == []  # ONNX runs E-I circuits
 
 
@@ -86,7 +86,7 @@ def test_check_cli_lists_violations_with_fixes_and_exits_1(tmp_path, capsys):
     assert "[hard_reset]" in out and "[constant_threshold]" in out
     assert main(["check", str(run_dir), "--target", "loihi", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["ok"] is False and "NetX exporter" in data["note"]
+    assert data["ok"] is False and "export netx" in data["note"]
     assert {v["rule"] for v in data["violations"]} >= {"hard_reset", "constant_threshold"}
     assert main(["check", str(run_dir), "--target", "onnx"]) == 0
     assert "onnx takes the network as it is" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""``spikefold export TARGET RUN_DIR``: export a run's hardware graph to Lava, ONNX or NIR.
+"""``spikefold export TARGET RUN_DIR``: export a run's hardware graph to Lava, ONNX, NIR or
+lava-dl NetX (the file a Loihi 2 deployment loads).
 
 Each target is a subcommand with its own options, implemented in
 ``toolchain.commands.export_<target>`` (``add_arguments(parser)``, ``run(args) -> Outcome``).
@@ -16,6 +17,7 @@ TARGETS: dict[str, tuple[str, str]] = {
     "lava": ("toolchain.commands.export_lava", "Lava process graph (+ rung 2 with --verify)"),
     "onnx": ("toolchain.commands.export_onnx", "ONNX spiking IR (ai.spikefold op set, + rung 3)"),
     "nir": ("toolchain.commands.export_nir", "NIR 1.0 file of the float graph (+ rung 4)"),
+    "netx": ("toolchain.commands.export_netx", "lava-dl NetX HDF5 for Loihi 2 (+ rung 2N)"),
 }
 
 

@@ -24,8 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
         default="hwsim",
-        choices=["hwsim", "lava", "onnx"],
-        help="lava: Conv2d layers keep weight_exp=0 (Lava's Conv ignores it)",
+        choices=["hwsim", "lava", "onnx", "loihi"],
+        help="lava: Conv2d layers keep weight_exp=0 (Lava's Conv ignores it); loihi (NetX, "
+        "`spikefold export netx`): every synapse keeps weight_exp=0 and biases bias_exp=6",
     )
 
 

@@ -14,7 +14,6 @@ hardware through NetX) cannot run.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,19 +59,25 @@ __all__ = [
     "violations_message",
 ]
 
-TARGETS = ("hwsim", "lava", "onnx")
+TARGETS = ("hwsim", "lava", "onnx", "loihi")
 
 
 @dataclass(frozen=True)
 class TargetLimits:
     """What a target accepts. ``kinds`` node kinds; ``max_fan_in`` synapses into one neuron;
     ``max_fan_out`` synapses out of one neuron (summed over its successors);
-    ``conv_weight_exp_zero``: the target's Conv ignores ``weight_exp`` (fixed graphs)."""
+    ``conv_weight_exp_zero``: the target's Conv ignores ``weight_exp`` (fixed graphs);
+    ``weight_exp_zero``: every synapse's weights act as they are (``weight_exp = 0``: NetX
+    derives the exponent from the file's integer weights); ``bias_exp``: the one neuron bias
+    exponent the target has (NetX: 6), None for any in ``[0, 7]``. The last two are quantiser
+    settings (``spikefold quantize RUN --target loihi``), checked by the NetX rules."""
 
     kinds: frozenset[str]
     max_fan_in: int
     max_fan_out: int
     conv_weight_exp_zero: bool = False
+    weight_exp_zero: bool = False
+    bias_exp: int | None = None
 
 
 _ALL = frozenset(NODE_KINDS)
@@ -88,6 +93,17 @@ LIMITS: dict[str, TargetLimits] = {
     # datasheet figure: pass TargetLimits for a real chip.
     "lava": TargetLimits(
         _ALL - {"AvgPool2d"}, max_fan_in=4096, max_fan_out=4096, conv_weight_exp_zero=True
+    ),
+    # Loihi 2 through lava-dl's NetX (exporters.netx): Lava's limits, plus NetX's weights
+    # acting as written (weight_exp 0 everywhere) and its fixed bias_exp = 6. What NetX cannot
+    # express at all (soft reset, E-I, pooling...) is listed by loihi_violations.
+    "loihi": TargetLimits(
+        _ALL - {"AvgPool2d"},
+        max_fan_in=4096,
+        max_fan_out=4096,
+        conv_weight_exp_zero=True,
+        weight_exp_zero=True,
+        bias_exp=6,
     ),
 }
 
@@ -327,7 +343,21 @@ LOIHI_RULES: tuple[Callable[[HardwareGraph, str], list[Violation]], ...] = (
 
 
 def loihi_violations(graph: HardwareGraph) -> list[Violation]:
-    """Every violation of :data:`LOIHI_RULES` plus the ``lava`` design rules (the plain
-    subset runs on Lava's stock processes)."""
-    lava = [dataclasses.replace(v, target="loihi") for v in design_rule_violations(graph, "lava")]
-    return [*lava, *(v for rule in LOIHI_RULES for v in rule(graph, "loihi"))]
+    """Every reason the graph cannot go to Loihi 2 through lava-dl's NetX: the design rules
+    of the ``loihi`` target (node kinds, fan-in/out; Lava's) and everything NetX cannot
+    express (:func:`exporters.netx.netx_violations`: soft reset, per-step thresholds, E-I
+    division, graded payloads, pooling, residual adds, weight and bias exponents...), which
+    :func:`exporters.netx.write_netx` refuses with. :data:`LOIHI_RULES` is a subset of the
+    latter (kept for callers that want only the neuron-model rules)."""
+    from exporters.netx.format import netx_violations
+
+    netx = netx_violations(graph)
+    # conv_weight_exp is netx_weight_exp for Conv2d layers: listed once, by the NetX rule
+    rules = [v for v in design_rule_violations(graph, "loihi") if v.rule != "conv_weight_exp"]
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for v in [*rules, *netx]:
+        if (v.rule, v.layer) not in seen:
+            seen.add((v.rule, v.layer))
+            out.append(v)
+    return out

@@ -331,6 +331,8 @@ class _Quantizer:
                     e_cap = min(arith.WEIGHT_EXP_RANGE[1], math.ceil(math.log2(VTH_TARGET / units)))
             if isinstance(self.g.nodes[lead], Conv2d) and self.limits.conv_weight_exp_zero:
                 return [(0, u0)]  # the target's Conv ignores weight_exp
+            if self.limits.weight_exp_zero:
+                return [(0, u0)]  # NetX: the weights act as written
             return [(e, u0 * 2.0**-e) for e in range(e_cap, arith.WEIGHT_EXP_RANGE[0] - 1, -1)]
         # only divisive E-I circuits: a continuous scale from threshold and calibrated ranges
         st = self.stats[name]
@@ -354,8 +356,9 @@ class _Quantizer:
         usable = [p for p in plans if not p.hard]
         if not usable:
             pinned = (
-                " (its scale is pinned: the target's Conv needs weight_exp=0; fewer input_bits "
-                "coarsen a first layer)"
+                " (its scale is pinned: the target's "
+                + ("synapses need" if self.limits.weight_exp_zero else "Conv needs")
+                + " weight_exp=0; fewer input_bits (`--input-bits`) coarsen a first layer)"
                 if len(cands) == 1 and cands[0][0] == 0
                 else ""
             )
@@ -523,7 +526,7 @@ class _Quantizer:
             bias = bias + _bias_vector(shape, node.bias)
         b_field, b_exp = None, 0
         if np.ndim(bias) or np.any(bias):
-            qb = quantize_lif_bias(np.asarray(bias) * 64 / s_a)
+            qb = quantize_lif_bias(np.asarray(bias) * 64 / s_a, self.limits.bias_exp)
             if qb is None:
                 plan.hard.append(f"{name}: bias exceeds the 13-bit mantissa at bias_exp 7")
                 return
@@ -562,9 +565,10 @@ def quantize(
     *shape]``, or a ``[T, N, ...]`` spike train); it sets the direct input's scale (its
     largest magnitude maps to the top of ``input_bits``; the static bounds assume inputs in
     the calibration range), the E-I current ranges, and gives the saturation counts of the
-    quantised graph. ``weight_bits`` 2..8. ``target`` (``hwsim`` | ``lava`` | ``onnx``, see
-    :mod:`toolchain.fold.rules`): for ``lava`` every Conv2d keeps ``weight_exp = 0`` (Lava's
-    Conv ignores it) and the result must pass the target's design rules. Raises
+    quantised graph. ``weight_bits`` 2..8. ``target`` (``hwsim`` | ``lava`` | ``onnx`` |
+    ``loihi``, see :mod:`toolchain.fold.rules`): for ``lava`` every Conv2d keeps ``weight_exp =
+    0`` (Lava's Conv ignores it); for ``loihi`` (NetX) every synapse does and neuron biases use
+    ``bias_exp = 6``; the result must pass the target's design rules. Raises
     :class:`OverflowBoundError` naming the layer when a worst-case bound exceeds its width at
     every usable scale, or when the calibration run saturates, unless ``allow_saturation``;
     :class:`QuantizationError` for values without a fixed form; :class:`DesignRuleError`.

@@ -140,13 +140,15 @@ def quantize_current_decay(c: float) -> int:
     return min(int(np.rint(float(c) * arith.DECAY_UNITY)), arith.DECAY_UNITY - 1)
 
 
-def quantize_lif_bias(b_v) -> tuple[np.ndarray, int] | None:
+def quantize_lif_bias(b_v, exp_only: int | None = None) -> tuple[np.ndarray, int] | None:
     """A bias in ``v`` units as Lava's ``(bias_mant, bias_exp)``: the smallest ``bias_exp`` in
     ``[0, 7]`` whose rounded mantissa fits signed 13 bits (resolution ``2**bias_exp`` v units);
-    None when even ``bias_exp = 7`` does not fit (``|b| > 4095·128``)."""
+    None when even ``bias_exp = 7`` does not fit (``|b| > 4095·128``). ``exp_only``: that
+    exponent or None (NetX's 6)."""
     b_v = np.asarray(b_v, dtype=np.float64)
     top = (1 << (arith.BIAS_MANT_BITS - 1)) - 1
-    for exp in range(arith.BIAS_EXP_RANGE[0], arith.BIAS_EXP_RANGE[1] + 1):
+    lo, hi = arith.BIAS_EXP_RANGE if exp_only is None else (exp_only, exp_only)
+    for exp in range(lo, hi + 1):
         m = np.rint(b_v / 2.0**exp)
         if np.abs(m).max(initial=0) <= top:
             return m.astype(np.int64), exp
