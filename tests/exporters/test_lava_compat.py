@@ -23,6 +23,7 @@ from exporters import _lava_compat
 ROOT = Path(__file__).resolve().parents[2]
 VAR_MODEL = "lava.magma.compiler.var_model"
 MP_MODULE = "lava.magma.runtime.message_infrastructure.multiprocessing"
+SLAYER = "lava.lib.dl.slayer"
 LAVA_REWRITES = [
     f"{cls}.{name} = ByteEncoder()"
     for cls, names in (
@@ -53,7 +54,7 @@ def test_import_exporters_installs_shim_once() -> None:
     active = _lava_compat.install()
     active_again = _lava_compat.install()
     assert len(_shim_finders()) == 1  # idempotent
-    assert active == active_again == frozenset({VAR_MODEL, MP_MODULE})
+    assert active == active_again == frozenset({VAR_MODEL, MP_MODULE, SLAYER})
 
 
 def test_lava_imports_with_distinct_default_instances() -> None:
@@ -203,9 +204,43 @@ def test_fresh_interpreter_plain_import_fails_and_shim_fixes_it(tmp_path: Path) 
     assert runs[1].stdout.strip() == b"fork"
 
 
+def test_fresh_interpreter_netx_imports_without_slayers_object_detection(tmp_path: Path) -> None:
+    """lava-dl 0.6.0's NetX imports SLAYER, whose package __init__ loads its object-detection
+    module (cv2, torchvision). With the shim NetX loads and SLAYER has no ``obd``; the plain
+    import fails on what that module needs (when cv2 or torchvision is missing)."""
+    import importlib.util as iu
+
+    missing = iu.find_spec("cv2") is None or iu.find_spec("torchvision") is None
+    plain = "import lava.lib.dl.slayer"
+    shimmed = (
+        "import exporters\n"
+        "from lava.lib.dl.netx.hdf5 import Network\n"
+        "import lava.lib.dl.slayer as s\n"
+        "print(hasattr(s, 'obd'), 'obd' in s.__all__, s.__spec__.loader.changes)"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True)
+        for code in (plain, shimmed)
+    ]
+    if missing:
+        assert runs[0].returncode != 0
+        assert b"cv2" in runs[0].stderr or b"torchvision" in runs[0].stderr
+    assert runs[1].returncode == 0, runs[1].stderr.decode()[-2000:]
+    out = runs[1].stdout.decode()
+    assert out.startswith("False False") and "object_detection as obd (removed)" in out
+
+
+def test_slayer_rewrite_refuses_an_unknown_release(tmp_path: Path) -> None:
+    src = tmp_path / "slayer_init.py"
+    src.write_text("from . import neuron\n__all__ = ['neuron']\n")
+    with pytest.raises(ImportError, match="found nothing to rewrite"):
+        _load(src, "fake_slayer", SLAYER)
+
+
 def test_install_adds_no_dataclass_rewrite_before_python_311(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sys, "version_info", (3, 10, 14))
-    assert _lava_compat.install() == frozenset({MP_MODULE})
+    assert _lava_compat.install() == frozenset({MP_MODULE, SLAYER})
     assert _shim_finders()[0].find_spec(VAR_MODEL, None) is None

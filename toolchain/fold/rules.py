@@ -352,8 +352,14 @@ def loihi_violations(graph: HardwareGraph) -> list[Violation]:
     from exporters.netx.format import netx_violations
 
     netx = netx_violations(graph)
-    # conv_weight_exp is netx_weight_exp for Conv2d layers: listed once, by the NetX rule
-    rules = [v for v in design_rule_violations(graph, "loihi") if v.rule != "conv_weight_exp"]
+    # listed once, by the NetX rule: conv_weight_exp (netx_weight_exp) and an AvgPool2d's
+    # node_kinds (netx_pool: NetX refuses the SumPool2d that quantising makes of it too)
+    pools = {v.layer for v in netx if v.rule == "netx_pool"}
+    rules = [
+        v
+        for v in design_rule_violations(graph, "loihi")
+        if v.rule != "conv_weight_exp" and not (v.rule == "node_kinds" and v.layer in pools)
+    ]
     seen: set[tuple[str, str]] = set()
     out = []
     for v in [*rules, *netx]:
