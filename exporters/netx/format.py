@@ -202,9 +202,8 @@ def _neuron_violations(graph, name, node) -> list[Violation]:
     if th.ndim and not np.all(th == th.flat[0]):
         out.append(_v("constant_threshold", name, f"a per-step threshold schedule θ[t] "
                       f"({th.size} values, OTS): NetX's vThMant is one value for all steps",
-                      "fold it to a constant where that is exact (`spikefold fold RUN "
-                      "--constant-thresholds`, docs/loihi.md says when), retrain with "
-                      "`model.norm: osr` instead of osr_ots, or " + _LAVA_INSTEAD))
+                      "no exact rewrite to one threshold exists (docs/loihi.md); retrain "
+                      "with `model.norm: osr` instead of osr_ots, or " + _LAVA_INSTEAD))
     preds = graph.predecessors(name)
     if len(preds) != 1 or not isinstance(graph.nodes[preds[0]], (Dense, Conv2d)):
         kinds = [graph.nodes[p].kind for p in preds]

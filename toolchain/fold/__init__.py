@@ -15,10 +15,12 @@ The reference is ``docs/folding.md``.
 from toolchain.fold.calibrate import calibrate_floor
 from toolchain.fold.rules import TARGETS, TargetLimits, check_design_rules
 from toolchain.fold.run import fold_run
+from toolchain.fold.thresholds import constant_thresholds
 from toolchain.fold.timing import to_lava_timing
 from toolchain.fold.trace import FoldResult, Tracer, fold_model, register_folding_rule
 
 __all__ = [
+    "constant_thresholds",
     "FoldResult",
     "TARGETS",
     "Tracer",

@@ -20,13 +20,21 @@ __all__ = ["GRAPH_FLOAT", "FOLD_JSON", "FOLD_OUTPUTS", "fold_run", "fold_options
 FOLD_OUTPUTS = (GRAPH_FLOAT, FOLD_JSON)
 
 
-def fold_options(ei_floor: float | None = None, calib_samples: int = 256) -> dict:
+def fold_options(
+    ei_floor: float | None = None, calib_samples: int = 256, constant_thresholds: bool = False
+) -> dict:
     """The options that change a fold (its provenance record)."""
-    return {"ei_floor": ei_floor, "calib_samples": None if ei_floor is None else calib_samples}
+    opts = {"ei_floor": ei_floor, "calib_samples": None if ei_floor is None else calib_samples}
+    if constant_thresholds:  # absent when off: records made before the option stay current
+        opts["constant_thresholds"] = True
+    return opts
 
 
 def fold_run(
-    run_dir: str | Path, ei_floor: float | None = None, calib_samples: int = 256
+    run_dir: str | Path,
+    ei_floor: float | None = None,
+    calib_samples: int = 256,
+    constant_thresholds: bool = False,
 ) -> FoldResult:
     """Fold the trained model of ``run_dir`` (``toolchain.pipeline.load_trained``) with the
     run's ``T`` and encoding, check the ``hwsim`` design rules, and write
@@ -34,11 +42,15 @@ def fold_run(
     stabilisation), recording their provenance. E-I circuits keep the training semantics
     (``exact`` stabilisation) unless ``ei_floor`` is a quantile: then :func:`calibrate_floor`
     sets a per-layer floor from the first ``calib_samples`` training images (and rung 0
-    against torch is no longer exact). A stale checkpoint or config is refused."""
+    against torch is no longer exact). A stale checkpoint or config is refused.
+    ``constant_thresholds``: every threshold schedule whose values are all equal becomes that
+    one value (exact; :func:`~toolchain.fold.thresholds.constant_thresholds` refuses, listing
+    every layer, where a schedule has different values)."""
     from toolchain.pipeline import load_trained
 
     run_dir = Path(run_dir)
     command = "spikefold fold {run}" + ("" if ei_floor is None else f" --ei-floor {ei_floor}")
+    command += " --constant-thresholds" if constant_thresholds else ""
     with provenance.run_lock(run_dir, command):
         model, cfg, data = load_trained(run_dir)
         res = fold_model(model, data.in_shape, cfg.train.T, cfg.train.encoding, cfg.name)
@@ -52,6 +64,10 @@ def fold_run(
         if ei_floor is not None:
             calib = data.inputs("train", calib_samples)
             graph = calibrate_floor(graph, calib, quantile=ei_floor)
+        if constant_thresholds:
+            from toolchain.fold.thresholds import constant_thresholds as _constant
+
+            graph, _rewritten = _constant(graph)
         rules = check_design_rules(graph, "hwsim")
         save_graph(graph, run_dir / GRAPH_FLOAT)
         info = {
@@ -73,6 +89,6 @@ def fold_run(
             command,
             FOLD_OUTPUTS,
             inputs=(CONFIG, CHECKPOINT),
-            options=fold_options(ei_floor, calib_samples),
+            options=fold_options(ei_floor, calib_samples, constant_thresholds),
         )
     return FoldResult(graph, res.probes)
