@@ -17,6 +17,13 @@ One group ``layer`` holds a group per layer, named ``"0"``, ``"1"``, ... in orde
   (``dv``), ``vThMant`` (``vth``), ``refDelay`` (1; NetX's CUBA neuron has no refractory
   period) and ``gradedSpike`` (0: binary spikes).
 
+A ``SumPool2d`` (stride = kernel ``k``) between a spiking layer and the next synapse is folded
+into that synapse, since lava-dl 0.6.0's ``hdf5.Network`` has no pool layer: a convolution
+becomes one whose kernel repeats each weight over a ``k x k`` block, with stride and padding
+times ``k``; a Flatten + Dense one whose weights repeat over each pooled window. The integer
+sums are the same; the layer's ``spikefold_nodes`` name the pool, and :func:`read_netx`
+returns the folded synapse (no pool node).
+
 No ``delay`` dataset is written: NetX would then build ``DelayDense`` synapses, and a
 spikefold graph has no synaptic delays beyond the one step every Lava Dense/Conv takes.
 
@@ -135,10 +142,13 @@ def netx_violations(graph: HardwareGraph) -> list[Violation]:
         node = nodes[name]
         preds, succs = graph.predecessors(name), graph.successors(name)
         if isinstance(node, (SumPool2d, AvgPool2d)):
-            out.append(_v("netx_pool", name, f"{node.kind}: lava-dl 0.6.0's hdf5.Network "
-                          "raises NotImplementedError for 'pool' layers",
-                          "replace the pooling by a strided convolution and retrain, or "
-                          + _LAVA_INSTEAD))  # fmt: skip
+            why = _pool_problem(graph, name, node)
+            if why:
+                out.append(_v("netx_pool", name, f"{node.kind}: lava-dl 0.6.0's hdf5.Network "
+                              "raises NotImplementedError for 'pool' layers, and spikefold "
+                              f"folds a pool into the next synapse only when {why}",
+                              "replace the pooling by a strided convolution and retrain, or "
+                              + _LAVA_INSTEAD))  # fmt: skip
         elif isinstance(node, Add):
             out.append(_v("netx_residual", name, "a residual Add: NetX's hdf5.Network is a "
                           "chain, each layer feeding only the next (no 'add' or skip layer)",
@@ -189,6 +199,53 @@ def netx_violations(graph: HardwareGraph) -> list[Violation]:
     if len(ins) != 1:
         out.append(_v("netx_chain", ",".join(ins), "NetX takes exactly one input", None))
     return out
+
+
+def _pool_problem(graph: HardwareGraph, name: str, node) -> str | None:
+    """Why the pool ``name`` cannot be folded into the synapse after it (None: it can). A
+    sum pool of spikes followed by a convolution is one convolution whose kernel repeats each
+    weight over a ``k x k`` block, with stride and padding times ``k``; followed by Flatten and
+    a Dense, one Dense whose weights repeat over each pooled window: the same integer sums."""
+    if isinstance(node, AvgPool2d):
+        return "it is a SumPool2d (quantise first: `spikefold quantize RUN --target loihi`)"
+    if tuple(node.effective_stride) != tuple(node.kernel):
+        return f"its stride equals its kernel (kernel {node.kernel}, stride {node.stride})"
+    preds, succs = graph.predecessors(name), graph.successors(name)
+    if len(preds) != 1 or not isinstance(graph.nodes[preds[0]], (LIF, CubaLIF)):
+        return "it pools a spiking layer's output"
+    if len(succs) != 1:
+        return "it feeds one node"
+    nxt = graph.nodes[succs[0]]
+    if isinstance(nxt, Conv2d):
+        _, h, w = graph.input_shapes(name)[0]
+        if h % node.kernel[0] or w % node.kernel[1]:
+            return (f"the map ({h}x{w}) is a multiple of the kernel {node.kernel} (before a "
+                    "convolution)")  # fmt: skip
+        return None
+    if isinstance(nxt, Flatten):
+        after = graph.successors(succs[0])
+        if len(after) == 1 and isinstance(graph.nodes[after[0]], Dense):
+            return None
+    return "a Conv2d, or a Flatten and a Dense, follows it"
+
+
+def _fold_pool_conv(w: np.ndarray, conv: Conv2d, k: tuple[int, int]) -> dict:
+    """A Conv2d after a ``k`` sum pool as one Conv2d on the unpooled map."""
+    big = np.repeat(np.repeat(w, k[0], axis=2), k[1], axis=3)
+    return {"weight": big,
+            "stride": np.asarray([conv.stride[0] * k[0], conv.stride[1] * k[1]], np.int64),
+            "padding": np.asarray([conv.padding[0] * k[0], conv.padding[1] * k[1]], np.int64)}
+
+
+def _fold_pool_dense(w: np.ndarray, shape: tuple[int, int, int], k: tuple[int, int]):
+    """A Dense after ``k`` sum pool + Flatten of a ``shape`` (C, H, W) map, as one Dense on
+    the flattened unpooled map (rows beyond the last whole window get weight 0)."""
+    c, h, wd = shape
+    ho, wo = h // k[0], wd // k[1]
+    pooled = w.reshape(w.shape[0], c, ho, wo)
+    big = np.zeros((w.shape[0], c, h, wd), w.dtype)
+    big[:, :, : ho * k[0], : wo * k[1]] = np.repeat(np.repeat(pooled, k[0], 2), k[1], 3)
+    return big.reshape(w.shape[0], -1)
 
 
 def _neuron_violations(graph, name, node) -> list[Violation]:
@@ -269,10 +326,15 @@ def netx_layers(graph: HardwareGraph) -> list[dict]:
     shapes = graph.shapes()
     order = _chain(graph)
     layers: list[dict] = []
+    pool: tuple[str, tuple[int, int], tuple[int, ...]] | None = None  # (name, k, its input)
     i = 0
     while i < len(order):
         name = order[i]
         node = graph.nodes[name]
+        if isinstance(node, SumPool2d):  # folded into the next synapse (_pool_problem)
+            pool = (name, tuple(node.kernel), graph.input_shapes(name)[0])
+            i += 1
+            continue
         if isinstance(node, Input):
             layers.append({"type": "input", "shape": np.asarray(node.shape, np.int64),
                            "attrs": {"spikefold_nodes": [name], "spikefold_role": "input",
@@ -280,8 +342,9 @@ def netx_layers(graph: HardwareGraph) -> list[dict]:
             i += 1
             continue
         if isinstance(node, Flatten):
+            nodes_ = [name] if pool is None else [pool[0], name]
             layers.append({"type": "flatten", "shape": np.asarray(shapes[name], np.int64),
-                           "attrs": {"spikefold_nodes": [name], "spikefold_role": "flatten"}})
+                           "attrs": {"spikefold_nodes": nodes_, "spikefold_role": "flatten"}})
             i += 1
             continue
         nxt = order[i + 1]
@@ -290,11 +353,15 @@ def netx_layers(graph: HardwareGraph) -> list[dict]:
         w = np.asarray(node.weight, np.int64)
         if isinstance(node, Dense):
             layer["type"] = "dense"
-            layer["weight"] = w
+            layer["weight"] = w if pool is None else _fold_pool_dense(w, pool[2], pool[1])
         else:
             layer.update(type="conv", weight=w, stride=np.asarray(node.stride, np.int64),
                          padding=np.asarray(node.padding, np.int64),
                          dilation=np.ones(2, np.int64), groups=np.int64(node.groups))
+            if pool is not None:
+                layer.update(_fold_pool_conv(w, node, pool[1]))
+        pooled = [] if pool is None or isinstance(node, Dense) else [pool[0]]
+        pool = None
         layer["wgtExp"] = np.int64(0)
         if isinstance(neuron, Readout):
             if node.bias is not None:
@@ -310,7 +377,7 @@ def netx_layers(graph: HardwareGraph) -> list[dict]:
                 4096 - cur, 4096 - int(neuron.decay), int(np.asarray(neuron.threshold).flat[0])
             )
             role = "layer"
-        layer["attrs"] = {"spikefold_nodes": [name, nxt], "spikefold_role": role}
+        layer["attrs"] = {"spikefold_nodes": [*pooled, name, nxt], "spikefold_role": role}
         layers.append(layer)
         i += 2
     return layers
@@ -434,10 +501,10 @@ def read_netx(path: str | os.PathLike, T: int | None = None) -> HardwareGraph:
                 nodes[name] = Input(tuple(int(s) for s in g["shape"][()]), enc,
                                     float(g.attrs.get("scale", 1.0)))  # fmt: skip
             elif kind == "flatten":
-                name = names[0] if names else f"flatten{k}"
+                name = names[-1] if names else f"flatten{k}"
                 nodes[name] = Flatten()
             elif kind in ("dense", "conv"):
-                syn_name, neu_name = names if names else (f"syn{k}", f"neuron{k}")
+                syn_name, neu_name = names[-2:] if names else (f"syn{k}", f"neuron{k}")
                 w = np.asarray(g["weight"][()], np.int64)
                 bias = np.asarray(g["bias"][()], np.int64) if "bias" in g else None
                 if "delay" in g and np.any(g["delay"][()]):

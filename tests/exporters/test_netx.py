@@ -193,3 +193,42 @@ def test_rung2n_reports_the_first_divergence_and_netx_starts_every_layer_at_once
     r = rung2n(other, x, path=p)
     assert not r.passed and r.first_divergence.layer == "lif2"
     assert "first divergence" in r.summary()
+
+
+def pool_graph(seed: int = 5) -> HardwareGraph:
+    """Sum pools after spiking layers: before a convolution and before Flatten + Dense (with a
+    remainder column the pool drops)."""
+    rng = np.random.default_rng(seed)
+    return _chain({
+        "x": Input((2, 8, 6), "spikes"),
+        "c1": Conv2d(_even(rng, 4, 2, 3, 3, lo=-30), None, (1, 1), (1, 1)),
+        "l1": LIF(3500, 90, "hard", rng.integers(-20, 20, 4), 6),
+        "p1": SumPool2d((2, 2)),
+        "c2": Conv2d(_even(rng, 6, 4, 3, 3, lo=-30), rng.integers(-2, 3, 6), (1, 1), (1, 1)),
+        "l2": LIF(4096, 150, "hard"),
+        "p2": SumPool2d((2, 2)),
+        "fl": Flatten(),
+        "fc3": Dense(_even(rng, 3, 12, lo=-30)),
+        "out": Readout(),
+    }, T=4)  # fmt: skip
+
+
+def test_sum_pools_fold_into_the_next_synapse_bit_exactly(tmp_path):
+    g = pool_graph()
+    assert netx_violations(g) == []
+    p = write_netx(g, tmp_path / "pool.h5")
+    back = read_netx(p)
+    assert "p1" not in back.nodes and "p2" not in back.nodes
+    c2 = back.nodes["c2"]  # 3x3 after a 2x2 pool: one 6x6 kernel, stride 2, padding 2
+    assert c2.weight.shape == (6, 4, 6, 6) and c2.stride == (2, 2) and c2.padding == (2, 2)
+    x = (np.random.default_rng(4).random((4, 3, 2, 8, 6)) < 0.5).astype(np.int64)
+    r = rung2n(g, x, path=p)
+    assert r.passed, r.summary()
+    assert r.layers["l2"].events_ours > 0
+    # a pool whose stride is not its kernel has no such fold: refused with the reason
+    rng = np.random.default_rng(0)
+    odd = _chain({"x": Input((1, 4, 4), "spikes"), "c": Conv2d(_even(rng, 1, 1, 3, 3)),
+                  "l": LIF(4000, 20, "hard"), "p1": SumPool2d((2, 2), (1, 1)), "f": Flatten(),
+                  "d": Dense(_even(rng, 2, 1 * 1 * 1)), "out": Readout()}, T=2)  # fmt: skip
+    (v,) = [v for v in netx_violations(odd) if v.layer == "p1"]
+    assert v.rule == "netx_pool" and "stride equals its kernel" in v.what
