@@ -407,12 +407,13 @@ def _test_size(cfg) -> int:
 
 
 def _run_stage(stage: _Stage, c: _Ctx, say) -> StageResult:
-    if provenance.is_current(c.run_dir, stage.wanted(c)):
+    why = provenance.why_rebuild(c.run_dir, stage.wanted(c))
+    if why is None:
         refused = provenance.refusals(c.run_dir)
         reason = next((refused[k] for k in stage.wanted(c) if k in refused), None)
         message = "inputs unchanged" + (f"; refused: {reason}" if reason else "")
         return _with_rungs(StageResult(stage.name, "skipped", message=message), stage, c)
-    say(f"{stage.name:<8} ...")
+    say(f"{stage.name:<8} ... ({why})")
     t0 = time.perf_counter()
     try:
         stage.make(c)

@@ -53,6 +53,7 @@ __all__ = [
     "stale",
     "require_fresh",
     "is_current",
+    "why_rebuild",
     "refusals",
     "run_lock",
     "clear_run",
@@ -273,16 +274,32 @@ def is_current(run_dir: str | os.PathLike, wanted: Mapping[str, Mapping[str, Any
     """True when every artifact key of ``wanted`` has a record made with the options given
     for it and is fresh: the stage that makes them would make them again unchanged
     (``spikefold run`` skips it)."""
+    return why_rebuild(run_dir, wanted) is None
+
+
+def why_rebuild(run_dir: str | os.PathLike, wanted: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why the stage making ``wanted`` (artifact key -> options) must run again, in words
+    (``"graph.fixed.npz was made with input_bits=5, now 8"``), or None when it is current
+    (:func:`is_current`)."""
     run_dir = Path(run_dir)
     records = read_manifest(run_dir)
     hashes = _Digests(run_dir)
     for key, options in wanted.items():
         rec = records.get(key)
-        if rec is None or rec.options != json.loads(_canonical(dict(options))):
-            return False
-        if _stale(records, hashes, key, frozenset()) is not None:
-            return False
-    return True
+        if rec is None:
+            return f"{key} has no record"
+        now = json.loads(_canonical(dict(options)))
+        if rec.options != now:
+            changed = [
+                f"{k}={rec.options.get(k, '(unset)')!r}, now {now.get(k, '(unset)')!r}"
+                for k in sorted(set(rec.options) | set(now))
+                if rec.options.get(k, "(unset)") != now.get(k, "(unset)")
+            ]
+            return f"{key} was made with {'; '.join(changed)}"
+        found = _stale(records, hashes, key, frozenset())
+        if found is not None:
+            return f"{found.key} is stale: {found.why}"
+    return None
 
 
 def refusals(run_dir: str | os.PathLike) -> dict[str, str]:

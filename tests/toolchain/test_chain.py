@@ -106,6 +106,8 @@ def test_a_changed_option_rebuilds_that_stage_and_everything_after_it(first_run,
     run_dir = tmp_path / "runs" / "tiny"
     rep = json.loads((run_dir / "quantize_report.json").read_text())
     assert rep["settings"]["weight_bits"] == 6
+    # the rebuilt stage says what changed, never silently
+    assert "quantize ... (graph.fixed.npz was made with weight_bits=8, now 6)" in err
     # the Lava export and its rung were made from the 8-bit graph: removed, and said so
     assert "removed model.lava.json: stale (made from an older graph.fixed.npz)" in err
     assert not (run_dir / "model.lava.json").exists()
