@@ -80,7 +80,7 @@ def ladder(
         cfg.train.progress = False
         if epochs is not None:  # the results generator's quick mode
             cfg.train.epochs = epochs
-        train_run(cfg, runs_root=runs)
+        train_run(cfg, runs_root=runs, overwrite=True)  # a rerun of the generator retrains
     t_train = time.perf_counter() - t0
     fold = fold_run(run_dir)
     model, _cfg, data = load_trained(run_dir)

@@ -90,7 +90,7 @@ def evaluate(
         cfg.train.progress = False
         if epochs is not None:  # the results generator's quick mode
             cfg.train.epochs = epochs
-        train_run(cfg, runs_root=runs)
+        train_run(cfg, runs_root=runs, overwrite=True)  # a rerun of the generator retrains
     fold = fold_run(run_dir)
     _cfg, data = load_run_dataset(run_dir)
     x, y = data.x_test.numpy().astype(np.float64), data.y_test.numpy()
