@@ -661,17 +661,31 @@ def conv_reduce(acc, weight_exp: int = 0) -> np.ndarray:
     return scale_pow2(wrap_signed(acc, ACC_BITS), weight_exp)
 
 
-def sum_pool2d(x, kernel, stride=None) -> np.ndarray:
-    """Sum over ``kernel`` windows (no padding) of ``x [B, C, H, W]``; exact for integers.
+def sum_pool2d(x, kernel, stride=None, dtype=None) -> np.ndarray:
+    """Sum over ``kernel`` windows (no padding) of ``x [B, C, H, W]``; exact for integers
+    (int64 for integer or bool inputs, the input dtype for floats; ``dtype`` another one that
+    the caller has proven to hold every sum).
 
-    ``stride`` defaults to ``kernel``. The result of pooling spikes is a graded count in
-    ``[0, kh·kw]``.
+    ``stride`` defaults to ``kernel``; rows and columns that fill no whole window are dropped
+    (torch's floor mode). The result of pooling spikes is a graded count in ``[0, kh·kw]``.
+    Computed as the sum of the ``kh·kw`` strided sub-grids ``x[.., i::s_h, j::s_w]`` (one
+    addition per window element, no window copies), in the order ``(i, j)`` row-major.
     """
     x = np.asarray(x)
     kh, kw = _pair(kernel)
     sh, sw = _pair(kernel if stride is None else stride)
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return win.sum(axis=(-2, -1))
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    if dtype is None:
+        dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            part = x[:, :, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+            if out is None:
+                out = part.astype(dtype)
+            else:
+                out += part
+    return out
 
 
 def avg_pool2d_float(x, kernel, stride=None) -> np.ndarray:

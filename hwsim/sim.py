@@ -36,9 +36,8 @@ step with ``generator`` (a :class:`numpy.random.Generator`; default ``default_rn
 
 Outputs: :class:`SimResult` — readout, predictions, event counts of every node at every step
 (non-zero outputs summed over the batch), overflow/saturation counts, and on request the
-per-step outputs of chosen nodes (``record``) plus their ops' probes (:mod:`hwsim.simops`):
-for LIF and CubaLIF nodes the pre-reset membrane (``"<node>/h"``: float ``H``, fixed ``v``
-before reset), for CubaLIF nodes the synaptic current (``"<node>/u"``).
+per-step outputs of chosen nodes (``record``) plus, for LIF nodes, the pre-reset membrane
+(``"<node>/h"``: float ``H``, fixed ``v`` before reset).
 
 Teacher forcing (``force={node: array[steps, B, *shape]}``) replaces a node's output for its
 successors; the node's own record keeps what it computed. A forced LIF also resets with the
@@ -48,7 +47,6 @@ forced spikes, so its membrane follows the reference trajectory and a mismatch s
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -57,7 +55,7 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import DataError, GraphError
 from hwsim.graph import HardwareGraph, Input, Readout, latency
-from hwsim.simops import Op, make_op
+from hwsim.simops import Op, absmax, int_dtype, make_op
 
 __all__ = [
     "SimResult",
@@ -75,11 +73,10 @@ class SimResult:
 
     ``readout [B, K]`` the Readout's total over the aligned ``T`` steps (None without a
     Readout node); ``predictions [B]`` its argmax; ``records`` ``{node: [steps, B, *shape]}``
-    for recorded nodes (and their probes ``"<lif>/h"``, ``"<cubalif>/u"``); ``counts``
-    ``{node: int64 [steps]}`` non-zero outputs summed over the batch, for every node;
-    ``overflow`` ``{node: {event: count}}`` (see :mod:`hwsim.simops`); ``offsets`` the
-    arrival offset of every node; ``steps`` the run length; ``T`` the graph's steps per
-    sample; ``readout_node`` its name.
+    for recorded nodes (and ``"<lif>/h"``); ``counts`` ``{node: int64 [steps]}`` non-zero
+    outputs summed over the batch, for every node; ``overflow`` ``{node: {event: count}}``
+    (see :mod:`hwsim.simops`); ``offsets`` the arrival offset of every node; ``steps`` the
+    run length; ``T`` the graph's steps per sample; ``readout_node`` its name.
     """
 
     readout: np.ndarray | None
@@ -118,9 +115,11 @@ def encode_inputs(
     x,
     generator: np.random.Generator | None = None,
 ) -> dict[str, np.ndarray]:
-    """The per-step input of every Input node, ``{name: [T, B, *shape]}`` in the compute dtype
-    (float64, or int64 for a fixed graph), encoded as the module docstring says. Raises
-    :class:`DataError` naming the input for wrong shapes or values."""
+    """The per-step input of every Input node, ``{name: [T, B, *shape]}``, encoded as the
+    module docstring says: a ``direct`` frame in the compute dtype (float64, or int64 for a
+    fixed graph) as a read-only view repeating it ``T`` times (no copies); ``rate`` and
+    ``spikes`` trains as ``uint8`` 0/1. Raises :class:`DataError` naming the input for wrong
+    shapes or values."""
     md = graph.metadata
     fixed = md.format == "fixed"
     names = graph.input_names()
@@ -155,13 +154,14 @@ def encode_inputs(
         elif node.encoding == "spikes":
             if np.any((a != 0) & (a != 1)):
                 raise DataError(f"input {name!r} (spikes): values must be 0 or 1")
-        elif fixed:
-            a = arith.quantize_input(a, node.scale, md.widths.input_bits)
         if node.encoding == "direct":
-            a = np.broadcast_to(a, (md.T, *a.shape))
-        # order="C": astype of the broadcast view above would otherwise keep T innermost,
-        # and every step's slice would be strided (a 10x slower matrix product)
-        out[name] = a.astype(np.int64 if fixed else np.float64, order="C")
+            a = arith.quantize_input(a, node.scale, md.widths.input_bits) if fixed else a
+            # one frame for every step: a read-only view, not T copies (hwsim.simops
+            # computes a stateless node of a frame once)
+            a = np.ascontiguousarray(a, dtype=np.int64 if fixed else np.float64)
+            out[name] = np.broadcast_to(a, (md.T, *a.shape))
+        else:
+            out[name] = np.ascontiguousarray(a, dtype=np.uint8)  # spikes: 0 or 1
     return out
 
 
@@ -176,8 +176,7 @@ def simulate(
     """Run ``graph`` on one batch ``x`` (see the module docstring).
 
     ``record``: True for every node, or an iterable of node names (unknown names raise
-    :class:`GraphError`); LIF and CubaLIF nodes also record ``"<name>/h"``, CubaLIF nodes
-    ``"<name>/u"``. ``force``: ``{node: array
+    :class:`GraphError`); LIF nodes also record ``"<name>/h"``. ``force``: ``{node: array
     [steps, B, *shape]}`` teacher forcing (an Input node may be forced too, e.g. with the
     spike train a torch encoder drew). ``generator`` draws ``rate`` inputs. ``gate=False``:
     neurons are not held in their reset state before their arrival offset (NetX's convention,
@@ -186,84 +185,85 @@ def simulate(
     return run_steps(graph, encode_inputs(graph, x, generator), record, force, gate=gate)
 
 
+CHUNK_BYTES = 64 * 2**20
+"""Working memory of one block of steps: :func:`run_steps` computes ``k`` steps at once, ``k``
+chosen so that the widest node's float64 output for the block stays near this size (records
+come on top). More steps per block means larger matrix products and fewer Python calls."""
+
+
 def run_steps(
     graph: HardwareGraph,
     inputs: Mapping[str, np.ndarray],
     record: bool | Iterable[str] = False,
     force: Mapping[str, np.ndarray] | None = None,
     gate: bool = True,
+    *,
+    block_steps: int | None = None,
 ) -> SimResult:
     """:func:`simulate` on already encoded inputs ``{name: [T, B, *shape]}`` (as returned by
-    :func:`encode_inputs`), so two graphs can be run on the very same spikes."""
+    :func:`encode_inputs`), so two graphs can be run on the very same spikes.
+
+    The run goes node by node over blocks of ``block_steps`` consecutive steps (None: as many
+    as :data:`CHUNK_BYTES` allows), each node computing the whole block at once
+    (:mod:`hwsim.simops`); the result does not depend on the block size."""
     md = graph.metadata
     fixed = md.format == "fixed"
-    dtype = np.int64 if fixed else np.float64
     order = graph.topological_order()
     shapes, offsets = graph.shapes(), graph.arrival_offsets()
     steps = md.T + max(offsets.values())
-    batch = next(iter(inputs.values())).shape[1]
+    inputs = {k: np.asarray(v) for k, v in inputs.items()}
+    batch = _check_inputs(graph, inputs, fixed)
     ro = _readout_node(graph)
 
     rec = set(graph.nodes) if record is True else set(record or ())
     unknown = rec - set(graph.nodes)
     if unknown:
         raise GraphError(f"record: no node named {sorted(unknown)}")
-    forced = _check_force(graph, force or {}, steps, batch, dtype)
+    forced = _check_force(graph, force or {}, steps, batch, fixed)
+    if block_steps is not None and (
+        isinstance(block_steps, bool) or not isinstance(block_steps, int) or block_steps < 1
+    ):
+        raise DataError(f"block_steps must be a positive int, got {block_steps!r}")
 
-    ops: dict[str, Op] = {}
-    lat, buf = {}, {}
+    ops, feed = _build_ops(graph, inputs, forced, batch, gate)
+    lat = {n: latency(graph.nodes[n], md.timing) for n in order}
     preds = {n: graph.predecessors(n) for n in order}
-    for name in order:
-        node = graph.nodes[name]
-        ins = graph.input_shapes(name)
-        ops[name] = make_op(
-            node, fixed=fixed, widths=md.widths, T=md.T,
-            shape_in=ins[0] if ins else shapes[name], shape_out=shapes[name],
-            offset=offsets[name] if gate else 0,
-        )  # fmt: skip
-        ops[name].reset(batch)
-        lat[name] = latency(node, md.timing)
-        if lat[name]:
-            buf[name] = deque()
-    records = {n: np.zeros((steps, batch, *shapes[n]), dtype) for n in rec}
-    probes = {n: ops[n].PROBES for n in rec}
-    records.update(
-        {f"{n}/{p}": np.zeros((steps, batch, *shapes[n]), dtype) for n in rec for p in probes[n]}
-    )
+    for n in order:
+        ops[n].record_traces = n in rec
+    records = {n: np.zeros((steps, batch, *shapes[n]), ops[n].out_dtype) for n in rec}
+    for n in rec:
+        for key in ops[n].traces:
+            dt = ops[n].trace_dtype(key)
+            records[f"{n}/{key}"] = np.zeros((steps, batch, *shapes[n]), dt)
     counts = {n: np.zeros(steps, np.int64) for n in order}
-    total = np.zeros((batch, *shapes[ro]), dtype) if ro else None
-    ro_sat = 0
+    acc = _Readout(fixed, batch, shapes[ro], offsets[ro], md.T) if ro else None
+    tails: dict[str, np.ndarray] = {}
 
-    for t in range(steps):
+    k = block_steps or _block_steps(shapes, batch, steps)
+    for t0, t1 in _blocks(steps, md.T, k):
         out: dict[str, np.ndarray] = {}
         for name in order:
-            op = ops[name]
             if name in inputs:
-                xin = inputs[name][t] if t < md.T else np.zeros_like(inputs[name][0])
+                x = _input_block(inputs[name], t0, t1, md.T)
             else:
-                xs = [out[p] for p in preds[name]]
-                xin = xs[0] if len(xs) == 1 else sum(xs[1:], xs[0])
+                x = _sum([out[p] for p in preds[name]], feed[name])
             if lat[name]:  # the input of step t - L (zeros before the first arrival)
-                buf[name].append(xin)
-                xin = buf[name].popleft() if len(buf[name]) > lat[name] else np.zeros_like(xin)
-            f = forced[name][t] if name in forced else None
-            y = op.step(xin, t, f)
-            counts[name][t] = np.count_nonzero(y)
+                x = _delayed(x, tails, name, lat[name])
+            f = forced[name][t0:t1] if name in forced else None
+            y = ops[name].run(x, t0, f)
+            counts[name][t0:t1] = _nonzero_per_step(y)
             if name in rec:
-                records[name][t] = y
-                for p in probes[name]:
-                    records[f"{name}/{p}"][t] = getattr(op, p)
+                records[name][t0:t1] = y
+                for key in ops[name].traces:
+                    records[f"{name}/{key}"][t0:t1] = ops[name].trace[key]
             out[name] = y if f is None else f
-        if ro is not None and offsets[ro] <= t < offsets[ro] + md.T:
-            if fixed:
-                acc = arith.readout_accumulate(total, out[ro])
-                total, ro_sat = acc.value, ro_sat + acc.n_saturated
-            else:
-                total = total + out[ro]
+        if acc is not None:
+            acc.add(out[ro], t0)
 
     overflow = {n: dict(op.overflow) for n, op in ops.items() if op.overflow}
-    if ro_sat:
-        overflow.setdefault(ro, {})["sat"] = ro_sat
+    if acc is not None and acc.n_saturated:
+        overflow.setdefault(ro, {})["sat"] = acc.n_saturated
+    total = None if acc is None else acc.total
     return SimResult(
         readout=total,
         predictions=None if total is None else np.argmax(total.reshape(batch, -1), axis=1),
@@ -280,7 +280,150 @@ def run_steps(
     )
 
 
-def _check_force(graph, force, steps: int, batch: int, dtype) -> dict[str, np.ndarray]:
+def _check_inputs(graph: HardwareGraph, inputs: Mapping[str, np.ndarray], fixed: bool) -> int:
+    """The batch size of encoded ``inputs``; :class:`DataError` for missing or extra inputs,
+    wrong shapes, unequal batches or (fixed format) non-integer values."""
+    names, md = graph.input_names(), graph.metadata
+    if set(inputs) != set(names):
+        raise DataError(f"inputs has {sorted(inputs)}, the graph {names}")
+    batches = set()
+    for name in names:
+        a, shape = inputs[name], tuple(graph.nodes[name].shape)
+        if a.ndim != len(shape) + 2 or a.shape[0] != md.T or a.shape[2:] != shape:
+            raise DataError(
+                f"encoded input {name!r}: expected shape (T={md.T}, B, *{shape}), got {a.shape}"
+            )
+        if fixed and a.dtype.kind not in "biu":
+            raise DataError(f"encoded input {name!r}: a fixed graph takes integers, got {a.dtype}")
+        batches.add(a.shape[1])
+    if len(batches) != 1:
+        raise DataError(f"encoded inputs differ in batch size: {sorted(batches)}")
+    return batches.pop()
+
+
+def _build_ops(graph, inputs, forced, batch, gate=True) -> tuple[dict[str, Op], dict[str, np.dtype]]:
+    """Every node's operation, built in topological order with its input's proven bound and
+    dtype (a forced node passes the forced values on), reset for ``batch``; and the dtype
+    each node's summed input is fed in."""
+    md = graph.metadata
+    fixed = md.format == "fixed"
+    shapes, offsets = graph.shapes(), graph.arrival_offsets()
+    ops: dict[str, Op] = {}
+    bound: dict[str, int | None] = {}
+    dtype: dict[str, np.dtype] = {}
+    feed: dict[str, np.dtype] = {}
+    for name in graph.topological_order():
+        preds = graph.predecessors(name)
+        if name in inputs:
+            a = inputs[name]
+            in_bound = absmax(a[:1] if a.strides[0] == 0 else a) if fixed else None
+            feed[name] = a.dtype
+        else:
+            bs = [bound[p] for p in preds]
+            in_bound = None if None in bs else sum(bs)
+            dts = [dtype[p] for p in preds]
+            if any(d.kind == "f" for d in dts):
+                feed[name] = np.dtype(np.float64)
+            elif len(dts) == 1:
+                feed[name] = dts[0]
+            else:
+                feed[name] = int_dtype(in_bound)
+        ins = graph.input_shapes(name)
+        op = make_op(
+            graph.nodes[name], fixed=fixed, widths=md.widths, T=md.T,
+            shape_in=ins[0] if ins else shapes[name], shape_out=shapes[name],
+            offset=offsets[name] if gate else 0, in_bound=in_bound, in_dtype=feed[name],
+        )  # fmt: skip
+        op.reset(batch)
+        ops[name] = op
+        bound[name], dtype[name] = op.bound, op.out_dtype
+        if name in forced:  # the successors see the forced values
+            dtype[name] = forced[name].dtype
+            if bound[name] is not None:
+                bound[name] = max(bound[name], absmax(forced[name]))
+    return ops, feed
+
+
+def _block_steps(shapes, batch: int, steps: int) -> int:
+    widest = max(int(np.prod(s)) for s in shapes.values())
+    return int(max(1, min(steps, CHUNK_BYTES // max(1, 8 * batch * widest))))
+
+
+def _blocks(steps: int, T: int, k: int) -> list[tuple[int, int]]:
+    """``[t0, t1)`` blocks of at most ``k`` steps, split at ``T`` (inputs end there, so each
+    block's input is either all given or all zero)."""
+    out = []
+    for lo, hi in ((0, min(T, steps)), (T, steps)):
+        out += [(t, min(t + k, hi)) for t in range(lo, hi, k)]
+    return out
+
+
+def _input_block(a: np.ndarray, t0: int, t1: int, T: int) -> np.ndarray:
+    if t0 < T:
+        return a[t0:t1]
+    return np.broadcast_to(np.zeros((1, *a.shape[1:]), a.dtype), (t1 - t0, *a.shape[1:]))
+
+
+def _sum(xs: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """The summed input of a node, in ``dtype`` (wide enough for the sum's proven bound)."""
+    if len(xs) == 1:
+        return xs[0]
+    total = xs[0].astype(dtype, order="C")
+    for x in xs[1:]:
+        total += x
+    return total
+
+
+def _delayed(x: np.ndarray, tails: dict[str, np.ndarray], name: str, lag: int) -> np.ndarray:
+    """``x`` shifted ``lag`` steps later: the block's first steps take the last ``lag`` inputs
+    of the previous block (``tails``; zeros at the start of the run)."""
+    k = x.shape[0]
+    full = np.zeros((lag + k, *x.shape[1:]), x.dtype)  # C order (concatenating a stride-0
+    if name in tails:  # view would put the step axis innermost: strided, BLAS-less steps)
+        full[:lag] = tails[name]
+    full[lag:] = x
+    tails[name] = full[k:].copy()
+    return full[:k]
+
+
+def _nonzero_per_step(y: np.ndarray) -> np.ndarray:
+    k = y.shape[0]
+    if k > 1 and y.strides[0] == 0:  # the same output at every step of the block
+        return np.full(k, np.count_nonzero(y[0]), np.int64)
+    # one whole-array count per step: count_nonzero with an axis makes a bool copy first
+    return np.array([np.count_nonzero(y[i]) for i in range(k)], np.int64)
+
+
+class _Readout:
+    """The readout's sum over its ``T`` aligned steps ``offset .. offset + T - 1``; fixed:
+    32-bit saturating (:func:`hwsim.arith.readout_accumulate`), float: in order, float64."""
+
+    def __init__(self, fixed: bool, batch: int, shape, offset: int, T: int) -> None:
+        self.fixed, self.offset, self.T = fixed, offset, T
+        self.total = np.zeros((batch, *shape), np.int64 if fixed else np.float64)
+        self.n_saturated = 0
+
+    def add(self, y: np.ndarray, t0: int) -> None:
+        lo, hi = max(t0, self.offset), min(t0 + y.shape[0], self.offset + self.T)
+        if lo >= hi:
+            return
+        cur = y[lo - t0 : hi - t0]
+        if self.fixed:
+            # no step can saturate while |total| + Σ_t max|cur_t| stays inside 32 bits: then
+            # the total is the plain sum (else the saturating sum, step by step)
+            top = absmax(self.total) + len(cur) * absmax(cur[:1] if cur.strides[0] == 0 else cur)
+            if top <= arith.signed_range(arith.READOUT_BITS)[1]:
+                self.total = self.total + cur.sum(axis=0, dtype=np.int64)
+                return
+            for c in cur:
+                s = arith.readout_accumulate(self.total, c)
+                self.total, self.n_saturated = s.value, self.n_saturated + s.n_saturated
+        else:
+            for c in cur:  # in step order: float sums depend on it
+                self.total = self.total + c
+
+
+def _check_force(graph, force, steps: int, batch: int, fixed: bool) -> dict[str, np.ndarray]:
     shapes, out = graph.shapes(), {}
     for name, a in force.items():
         if name not in graph.nodes:
@@ -291,10 +434,10 @@ def _check_force(graph, force, steps: int, batch: int, dtype) -> dict[str, np.nd
             raise DataError(
                 f"force[{name!r}]: expected shape {want} (steps, B, ...), got {a.shape}"
             )
-        if dtype == np.int64 and a.dtype.kind == "f":
+        if fixed and a.dtype.kind == "f":
             if not np.all(np.rint(a) == a):
                 raise DataError(f"force[{name!r}]: a fixed graph takes integer values")
-        out[name] = a.astype(dtype)
+        out[name] = a.astype(np.int64 if fixed else np.float64)
     return out
 
 
