@@ -9,8 +9,8 @@ bound): hwsim's simulator as it was before it ran blocks of steps.
 It serves as the oracle the simulator's fast paths are checked against bit for bit
 (``tests/hwsim/test_sim_fast.py``) and as the "before" of ``bench/bench_hwsim.py``. The one
 shared piece is the float format's convolution (torch in float64, as the simulator always
-computed it: float results are compared bit for bit too). Node kinds beyond the twelve below
-are not covered.
+computed it: float results are compared bit for bit too). Every node kind of
+:mod:`hwsim.nodes` is covered (CubaLIF and LI included).
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ import numpy as np
 
 from hwsim import arith
 from hwsim.graph import (
+    LI,
     LIF,
     Add,
     AvgPool2d,
     Conv2d,
+    CubaLIF,
     Delay,
     Dense,
     EICircuit,
@@ -54,6 +56,7 @@ class _Ctx:
         self.dtype = np.int64 if self.fixed else np.float64
         self.v = np.zeros((batch, *self.shape), self.dtype)
         self.h = None
+        self.u = np.zeros((batch, *self.shape), self.dtype)  # CubaLIF current
         self.overflow: dict[str, int] = {}
 
     def count(self, key: str, n: int) -> None:
@@ -129,6 +132,56 @@ def _lif(c: _Ctx, x, t, f):
     return out.spikes.astype(c.dtype)
 
 
+def _cuba(c: _Ctx, x, t, f):
+    n = c.node
+    if t < c.offset:
+        c.h, c.u = np.zeros_like(c.v), np.zeros_like(c.v)
+        return np.zeros_like(c.v)
+    th = np.asarray(n.threshold).reshape(-1)
+    th = th[min(max(t - c.offset, 0), c.T - 1)] if th.size > 1 else th[0]
+    b = n.bias_broadcast(c.shape)
+    if c.fixed:
+        bias = 0 if b is None else arith.bias_effective(b, n.bias_exp)
+        out = arith.cuba_lif_step_fixed(
+            c.u, c.v, x, current_decay=n.current_decay, decay=n.decay, vth=th, bias=bias,
+            reset=n.reset,
+        )  # fmt: skip
+        c.count("act", out.n_act_overflow)
+        c.count("fold", out.n_u_folded)
+        c.count("clip", out.n_v_clipped)
+        c.h, c.v, c.u = out.v_charged, out.v, out.u
+        if f is not None:
+            c.v = arith.lif_reset_fixed(c.h, f != 0, th, n.reset)
+    else:
+        bias = None if b is None else b.astype(np.float64)
+        out = arith.cuba_lif_step_float(
+            c.u, c.v, x, current_decay=float(n.current_decay), decay=float(n.decay),
+            threshold=float(th), bias=bias, reset=n.reset,
+        )  # fmt: skip
+        c.h, c.v, c.u = out.h, out.v, out.u
+        if f is not None:
+            c.v = arith.lif_reset_float(c.h, f != 0, float(th), n.reset)
+    return out.spikes.astype(c.dtype)
+
+
+def _li(c: _Ctx, x, t, f):
+    n = c.node
+    if t < c.offset:
+        return np.zeros_like(c.v)
+    b = n.bias_broadcast(c.shape)
+    if c.fixed:
+        bias = 0 if b is None else arith.bias_effective(b, n.bias_exp)
+        out = arith.li_step_fixed(c.v, x, decay=n.decay, bias=bias)
+        c.count("act", out.n_act_overflow)
+        c.count("fold", out.n_u_folded)
+        c.count("clip", out.n_v_clipped)
+        c.v = out.v
+    else:
+        bias = None if b is None else b.astype(np.float64)
+        c.v = arith.li_step_float(c.v, x, decay=float(n.decay), bias=bias)
+    return c.v
+
+
 def _fast_inhibitory(c: _Ctx, x, t, f):
     if not c.fixed:
         return x
@@ -173,6 +226,8 @@ _STEP = {
     ),
     Flatten: lambda c, x, t, f: x.reshape(x.shape[0], -1),
     LIF: _lif,
+    CubaLIF: _cuba,
+    LI: _li,
     FastInhibitory: _fast_inhibitory,
     EICircuit: _ei,
     Add: lambda c, x, t, f: x,
@@ -203,8 +258,10 @@ def reference_run(
     lat = {n: latency(graph.nodes[n], md.timing) for n in order}
     hist: dict[str, list[np.ndarray]] = {n: [] for n in order}  # inputs waiting their latency
     records = {n: np.zeros((steps, batch, *shapes[n]), dtype) for n in rec}
-    lifs = [n for n in rec if isinstance(graph.nodes[n], LIF)]
+    lifs = [n for n in rec if isinstance(graph.nodes[n], (LIF, CubaLIF))]
+    cubas = [n for n in lifs if isinstance(graph.nodes[n], CubaLIF)]
     records.update({f"{n}/h": np.zeros((steps, batch, *shapes[n]), dtype) for n in lifs})
+    records.update({f"{n}/u": np.zeros((steps, batch, *shapes[n]), dtype) for n in cubas})
     counts = {n: np.zeros(steps, np.int64) for n in order}
     total = np.zeros((batch, *shapes[ro]), dtype) if ro else None
     ro_sat = 0
@@ -226,6 +283,8 @@ def reference_run(
                 records[name][t] = y
                 if name in lifs:
                     records[f"{name}/h"][t] = ctx[name].h
+                if name in cubas:
+                    records[f"{name}/u"][t] = ctx[name].u
             out[name] = y if f is None else f
         if ro is not None and offsets[ro] <= t < offsets[ro] + md.T:
             if fixed:

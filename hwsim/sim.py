@@ -36,8 +36,9 @@ step with ``generator`` (a :class:`numpy.random.Generator`; default ``default_rn
 
 Outputs: :class:`SimResult` — readout, predictions, event counts of every node at every step
 (non-zero outputs summed over the batch), overflow/saturation counts, and on request the
-per-step outputs of chosen nodes (``record``) plus, for LIF nodes, the pre-reset membrane
-(``"<node>/h"``: float ``H``, fixed ``v`` before reset).
+per-step outputs of chosen nodes (``record``) plus their ops' probes (:mod:`hwsim.simops`):
+for LIF and CubaLIF nodes the pre-reset membrane (``"<node>/h"``: float ``H``, fixed ``v``
+before reset), for CubaLIF nodes the synaptic current (``"<node>/u"``).
 
 Teacher forcing (``force={node: array[steps, B, *shape]}``) replaces a node's output for its
 successors; the node's own record keeps what it computed. A forced LIF also resets with the
@@ -73,10 +74,11 @@ class SimResult:
 
     ``readout [B, K]`` the Readout's total over the aligned ``T`` steps (None without a
     Readout node); ``predictions [B]`` its argmax; ``records`` ``{node: [steps, B, *shape]}``
-    for recorded nodes (and ``"<lif>/h"``); ``counts`` ``{node: int64 [steps]}`` non-zero
-    outputs summed over the batch, for every node; ``overflow`` ``{node: {event: count}}``
-    (see :mod:`hwsim.simops`); ``offsets`` the arrival offset of every node; ``steps`` the
-    run length; ``T`` the graph's steps per sample; ``readout_node`` its name.
+    for recorded nodes (and their probes ``"<lif>/h"``, ``"<cubalif>/u"``); ``counts``
+    ``{node: int64 [steps]}`` non-zero outputs summed over the batch, for every node;
+    ``overflow`` ``{node: {event: count}}`` (see :mod:`hwsim.simops`); ``offsets`` the
+    arrival offset of every node; ``steps`` the run length; ``T`` the graph's steps per
+    sample; ``readout_node`` its name.
     """
 
     readout: np.ndarray | None
@@ -176,11 +178,11 @@ def simulate(
     """Run ``graph`` on one batch ``x`` (see the module docstring).
 
     ``record``: True for every node, or an iterable of node names (unknown names raise
-    :class:`GraphError`); LIF nodes also record ``"<name>/h"``. ``force``: ``{node: array
-    [steps, B, *shape]}`` teacher forcing (an Input node may be forced too, e.g. with the
-    spike train a torch encoder drew). ``generator`` draws ``rate`` inputs. ``gate=False``:
-    neurons are not held in their reset state before their arrival offset (NetX's convention,
-    module docstring).
+    :class:`GraphError`); LIF and CubaLIF nodes also record ``"<name>/h"``, CubaLIF nodes
+    ``"<name>/u"``. ``force``: ``{node: array [steps, B, *shape]}`` teacher forcing (an
+    Input node may be forced too, e.g. with the spike train a torch encoder drew).
+    ``generator`` draws ``rate`` inputs. ``gate=False``: neurons are not held in their reset
+    state before their arrival offset (NetX's convention, module docstring).
     """
     return run_steps(graph, encode_inputs(graph, x, generator), record, force, gate=gate)
 
