@@ -27,7 +27,8 @@ the E-I synapses is an integer; it is computed by BLAS/torch in float32 while th
 summation order, is then an integer the format holds exactly), else in int64 (exact, no BLAS).
 The bound is ``max_i Σ_j |w_ij| · max|s|`` with ``max|s|`` the input's proven bound or, where
 none is known, its actual maximum. The same bounds skip the reductions that cannot act: the
-``dense_reduce`` 32-bit wrap, the Conv's 24-bit wrap and its ``acc`` count, the LIF's activation wraps, fold and clip. Where a
+``dense_reduce`` 32-bit wrap, the Conv's 24-bit wrap and its ``acc`` count, the LIF's
+activation wraps, fold and clip. Where a
 bound does not prove it, the reduction runs and its events are counted exactly as
 :mod:`hwsim.arith` defines them; the per-step reference (``bench/stepref.py``, which calls
 :mod:`hwsim.arith` only) is equal bit for bit (``tests/hwsim/test_sim_fast.py``).
@@ -90,7 +91,7 @@ EXACT_FLOAT32 = 2**24
 EXACT_FLOAT64 = 2**53
 """Integers up to this magnitude are exact in float64; a sum of integer terms computed in a
 float format is exact when the sum of the absolute values of its terms stays below it."""
-_CHANNEL = 1 << (arith.LAVA_CHANNEL_BITS - 1)  # |values| below this: dense_reduce's wrap32 cannot act
+_CHANNEL = 1 << (arith.LAVA_CHANNEL_BITS - 1)  # |values| below it: dense_reduce's wrap32 is a no-op
 _ACC = 1 << (arith.ACC_BITS - 1)  # |values| below this are inside the 24-bit accumulator
 
 
@@ -930,7 +931,9 @@ class EICircuitOp(_SynapseOp):
         )  # fmt: skip
         p_max = (1 << self.widths.payload_bits) - 1  # p and q are unsigned payload_bits
         sub_raw = self._syn(self.ei, inh.payload, n.w_ei_exp, p_max)
-        den_raw = None if inh.divisive is None else self._syn(self.ei, inh.divisive, n.w_ei_exp, p_max)
+        den_raw = None
+        if inh.divisive is not None:
+            den_raw = self._syn(self.ei, inh.divisive, n.w_ei_exp, p_max)
         exc = arith.ei_excitatory_fixed(
             ee, sub_raw, den_raw, g_e=n.g_e, g_e_exp=n.g_e_exp, b_e=n.b_e, variant=n.variant,
             stabilisation=n.stabilisation, floor=n.floor,

@@ -7,7 +7,6 @@ or acting)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +108,9 @@ def _ei(rng, fan, n_e, n_i, fixed, conv, variant):
         exps = dict(w_ee_exp=int(rng.integers(-2, 2)), w_ie_exp=int(rng.integers(-2, 2)),
                     w_ei_exp=int(rng.integers(-4, 1)), g_i_exp=-16, g_e_exp=-8)  # fmt: skip
         inh = FastInhibitory(payload_exp=int(rng.integers(-6, 1)))
-        stab = dict(stabilisation="floor", floor=int(rng.integers(1, 50))) if rng.random() < .5 else {}
+        stab = {}
+        if rng.random() < 0.5:
+            stab = dict(stabilisation="floor", floor=int(rng.integers(1, 50)))
     else:
         gains = dict(g_i=rng.random(n_i).astype(np.float32), g_e=rng.random(n_e).astype(np.float32),
                      b_e=rng.normal(0, .1, n_e).astype(np.float32)) if div else {}  # fmt: skip
@@ -176,8 +177,8 @@ def random_graph(rng, arch: str, fmt: str, timing: str, encoding: str, big: bool
         a = add("ei1", _ei(rng, 6, 5, 3, fixed, False, "divisive"), x)
         h = add("l1", _lif(rng, (5,), fixed, T), a)
         if variant == "subtractive":
-            return _graph(nodes, edges, fixed, timing, T, big, add("ro", Readout(),
-                          add("ei2", _ei(rng, 5, 3, 2, fixed, False, "subtractive"), h)))  # fmt: skip
+            a = add("ei2", _ei(rng, 5, 3, 2, fixed, False, "subtractive"), h)
+            return _graph(nodes, edges, fixed, timing, T, big, add("ro", Readout(), a))
     else:  # ei_conv, with a stand-alone inhibitory population beside it
         a = add("ei1", _ei(rng, 2, 3, 2, fixed, True, "divisive"), x)
         h = add("l1", _lif(rng, (3, 6, 6), fixed, T), a)
@@ -303,7 +304,8 @@ def test_engine_takes_the_int64_path_and_wraps_sums_beyond_32_bits():
     g = _one_dense([[0, 2, 0], [4, 0, 0]])  # 4 · 2**52: dense_reduce's wrap32 acts
     r = run_steps(g, {"x": x}, record=True)
     assert_same(r, reference_run(g, {"x": x}, record=True))
-    np.testing.assert_array_equal(r.records["fc"][:, 0], arith.dense_accumulate(g.nodes["fc"].weight, x[:, 0]))
+    gold = arith.dense_accumulate(g.nodes["fc"].weight, x[:, 0])
+    np.testing.assert_array_equal(r.records["fc"][:, 0], gold)
 
 
 def test_wraps_folds_and_clips_are_counted_when_they_act():
@@ -321,8 +323,8 @@ def test_wraps_folds_and_clips_are_counted_when_they_act():
         "ro": Readout(),
     }
     names = list(nodes)
-    g = HardwareGraph(nodes, list(zip(names[:-1], names[1:])),
-                      GraphMetadata(T=6, format="fixed", widths=arith.FixedWidths(input_bits=16)))  # fmt: skip
+    md = GraphMetadata(T=6, format="fixed", widths=arith.FixedWidths(input_bits=16))
+    g = HardwareGraph(nodes, list(zip(names[:-1], names[1:])), md)
     x = np.full((2, 1, 4, 4), 0.99)
     enc = encode_inputs(g, x)
     ref = reference_run(g, enc, record=True)
