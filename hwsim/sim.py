@@ -48,6 +48,7 @@ forced spikes, so its membrane follows the reference trajectory and a mismatch s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -210,12 +211,11 @@ def run_steps(
     (:mod:`hwsim.simops`); the result does not depend on the block size."""
     md = graph.metadata
     fixed = md.format == "fixed"
-    order = graph.topological_order()
-    shapes, offsets = graph.shapes(), graph.arrival_offsets()
-    steps = md.T + max(offsets.values())
+    plan = _plan(graph)
+    order, shapes, offsets, steps = plan.order, plan.shapes, plan.offsets, plan.steps
     inputs = {k: np.asarray(v) for k, v in inputs.items()}
     batch = _check_inputs(graph, inputs, fixed)
-    ro = _readout_node(graph)
+    ro = plan.readout
 
     rec = set(graph.nodes) if record is True else set(record or ())
     unknown = rec - set(graph.nodes)
@@ -228,8 +228,7 @@ def run_steps(
         raise DataError(f"block_steps must be a positive int, got {block_steps!r}")
 
     ops, feed = _build_ops(graph, inputs, forced, batch, gate)
-    lat = {n: latency(graph.nodes[n], md.timing) for n in order}
-    preds = {n: graph.predecessors(n) for n in order}
+    lat, preds = plan.lat, plan.preds
     for n in order:
         ops[n].record_traces = n in rec
     records = {n: np.zeros((steps, batch, *shapes[n]), ops[n].out_dtype) for n in rec}
@@ -272,7 +271,7 @@ def run_steps(
         records=records,
         counts=counts,
         overflow=overflow,
-        offsets=offsets,
+        offsets=dict(offsets),
         steps=steps,
         T=md.T,
         format=md.format,
@@ -303,19 +302,46 @@ def _check_inputs(graph: HardwareGraph, inputs: Mapping[str, np.ndarray], fixed:
     return batches.pop()
 
 
+class _Plan:
+    """What :func:`run_steps` needs of a graph's structure, computed once per graph (kept
+    while the graph lives; graphs are immutable): order, shapes, offsets, predecessors,
+    latencies, the readout node."""
+
+    def __init__(self, graph: HardwareGraph) -> None:
+        md = graph.metadata
+        self.order = graph.topological_order()
+        self.shapes, self.offsets = graph.shapes(), graph.arrival_offsets()
+        self.steps = md.T + max(self.offsets.values())
+        self.preds = {n: graph.predecessors(n) for n in self.order}
+        self.shape_in = {n: (graph.input_shapes(n) or [self.shapes[n]])[0] for n in self.order}
+        self.lat = {n: latency(graph.nodes[n], md.timing) for n in self.order}
+        self.readout = _readout_node(graph)
+        self.input_names = graph.input_names()
+
+
+_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _plan(graph: HardwareGraph) -> _Plan:
+    if graph not in _PLANS:
+        _PLANS[graph] = _Plan(graph)
+    return _PLANS[graph]
+
+
 def _build_ops(graph, inputs, forced, batch, gate=True) -> tuple[dict[str, Op], dict[str, np.dtype]]:
     """Every node's operation, built in topological order with its input's proven bound and
     dtype (a forced node passes the forced values on), reset for ``batch``; and the dtype
     each node's summed input is fed in."""
     md = graph.metadata
     fixed = md.format == "fixed"
-    shapes, offsets = graph.shapes(), graph.arrival_offsets()
+    plan = _plan(graph)
+    shapes, offsets = plan.shapes, plan.offsets
     ops: dict[str, Op] = {}
     bound: dict[str, int | None] = {}
     dtype: dict[str, np.dtype] = {}
     feed: dict[str, np.dtype] = {}
-    for name in graph.topological_order():
-        preds = graph.predecessors(name)
+    for name in plan.order:
+        preds = plan.preds[name]
         if name in inputs:
             a = inputs[name]
             in_bound = absmax(a[:1] if a.strides[0] == 0 else a) if fixed else None
@@ -330,10 +356,9 @@ def _build_ops(graph, inputs, forced, batch, gate=True) -> tuple[dict[str, Op], 
                 feed[name] = dts[0]
             else:
                 feed[name] = int_dtype(in_bound)
-        ins = graph.input_shapes(name)
         op = make_op(
             graph.nodes[name], fixed=fixed, widths=md.widths, T=md.T,
-            shape_in=ins[0] if ins else shapes[name], shape_out=shapes[name],
+            shape_in=plan.shape_in[name], shape_out=shapes[name],
             offset=offsets[name] if gate else 0, in_bound=in_bound, in_dtype=feed[name],
         )  # fmt: skip
         op.reset(batch)

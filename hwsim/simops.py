@@ -45,6 +45,7 @@ where their proven bound fits 31 bits (24-bit currents, payloads and state alway
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -175,6 +176,20 @@ def _conv_exact(x: np.ndarray, ew: ExactWeights, xmax: int, conv: dict) -> np.nd
     else:
         xt = torch.from_numpy(np.require(x, dt, ["C", "W"]))
     return torch.nn.functional.conv2d(xt, wt, **conv).numpy()
+
+
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepared(node: Node, key, make: Callable[[], object]):
+    """The weights of ``node`` prepared once per node and ``key`` (which weights, the input
+    shape), kept while the node lives: a run of many small batches (batch 1) builds its ops
+    every call but computes the bounds, the float copies and the Toeplitz matrices once.
+    Node arrays are read-only (:mod:`hwsim.nodes`), so the cache cannot go stale."""
+    per = _PREPARED.setdefault(node, {})
+    if key not in per:
+        per[key] = make()
+    return per[key]
 
 
 class ConvWeights(ExactWeights):
@@ -476,10 +491,10 @@ class DenseOp(_SynapseOp):
         super().__init__(node, **kw)
         self.b = self.arr(node.bias)
         if self.fixed:
-            self.ew = ExactWeights(node.weight)
+            self.ew = prepared(node, "w", lambda: ExactWeights(node.weight))
             self.b_max = absmax(node.bias) if node.bias is not None else 0
         else:
-            self.w = self.arr(node.weight)
+            self.w = prepared(node, "w64", lambda: self.arr(node.weight))
 
     @property
     def bound(self):
@@ -507,9 +522,10 @@ class ConvOp(_SynapseOp):
         self.conv = dict(stride=node.stride, padding=node.padding, groups=node.groups)
         self.b = self.arr(node.bias)
         if self.fixed:
-            self.ew = ConvWeights(node.weight, self.conv, self.shape_in)
+            self.ew = prepared(node, ("w", self.shape_in),
+                               lambda: ConvWeights(node.weight, self.conv, self.shape_in))
         else:
-            self.w = self.arr(node.weight)
+            self.w = prepared(node, "w64", lambda: self.arr(node.weight))
 
     @property
     def bound(self):
@@ -529,10 +545,21 @@ class ConvOp(_SynapseOp):
 
 
 class SumPoolOp(StatelessOp):
+    """Sum pooling (:func:`hwsim.arith.sum_pool2d`: one strided addition per window element).
+    Fixed: in the input's own unsigned dtype where the proven bound fits it (spike counts of a
+    2x2 pool in ``uint8``), which is also the output's dtype then."""
+
     @property
     def bound(self):
         kh, kw = self.node.kernel
         return None if self.in_bound is None else self.in_bound * kh * kw
+
+    @property
+    def out_dtype(self):
+        b, dt = self.bound, self.in_dtype
+        if self.fixed and dt.kind == "u" and b is not None and b <= np.iinfo(dt).max:
+            return dt
+        return super().out_dtype
 
     def apply(self, x):
         if not self.fixed:
@@ -619,13 +646,16 @@ class LIFOp(Op):
         k, batch = x.shape[:2]
         start = min(max(self.offset - t0, 0), k)  # the steps before the arrival offset rest
         spikes = np.zeros((k, batch, *self.shape_out), bool) if self.spiking else None
-        h = np.zeros((k, batch, *self.shape_out), np.float64)  # the currents, then H in place
+        dt = self._state_dtype(x[start:], forced is not None) if start < k else np.float64
+        if self.v.dtype != dt:
+            self.v = self.v.astype(dt)  # integers below 2**25: exact either way
+        h = np.zeros((k, batch, *self.shape_out), dt)  # the currents, then H in place
         self._block_traces(k, batch)
         if start < k:
             xs, f = x[start:], None if forced is None else forced[start:]
             const = xs.shape[0] > 1 and xs.strides[0] == 0  # the same input every step
             if const:
-                cur = self._current(xs[:1], repeat=xs.shape[0])
+                cur = self._current(xs[:1], out=np.empty(xs[:1].shape, dt), repeat=xs.shape[0])
             else:
                 cur = h[start:]
                 self._current(xs, out=cur)
@@ -634,6 +664,36 @@ class LIFOp(Op):
         if self.record_traces:
             self.trace = self._traces(h)
         return self._output(h, spikes)
+
+    float32_state: ClassVar[bool] = True
+    """Whether the fixed format may run the state in float32 (:meth:`_state_dtype`)."""
+
+    def _state_dtype(self, x: np.ndarray, forced: bool) -> np.dtype:
+        """float32 where a bound proves every value of the block's fixed-point arithmetic is
+        an integer float32 holds exactly, else float64 (the float format: always float64).
+
+        With ``|a| <= A`` (the input's proven bound, or its actual maximum): no fold when
+        ``A·64 < 2**23``; then ``|u + bias| <= C = A·64 + max|bias|``, ``|v| <= V = STATE_MAX``
+        (``+ θ`` after a forced soft reset) and ``|v'| <= V + C``. float32 is exact when ``V
+        + C < 2**24`` and the decay product ``v · decay / 4096`` has at most 24 significant
+        bits: ``V · odd(decay) < 2**24`` with ``odd(decay)`` the decay without its factors of
+        two (``decay = 2048``, ``tau = 2``: 1; ``4096``: no product). Half the memory traffic of
+        float64 in the step loop."""
+        if not self.fixed or not self.float32_state:
+            return np.dtype(np.float64)
+        amax = self.in_bound
+        if amax is None:
+            amax = absmax(x[:1] if x.shape[0] > 1 and x.strides[0] == 0 else x)
+        if amax >= 1 << (arith.STATE_BITS - 1 - arith.ACT_SHIFT):
+            return np.dtype(np.float64)
+        c = (amax << arith.ACT_SHIFT) + absmax(self.bias)
+        v = arith.STATE_MAX
+        if forced and getattr(self.node, "reset", None) == "soft":
+            v += int(self.th.max(initial=0))
+        d = int(self.node.decay)
+        odd = d >> ((d & -d).bit_length() - 1) if d else 0
+        ok = v + c < EXACT_FLOAT32 and (d == arith.DECAY_UNITY or v * odd < EXACT_FLOAT32)
+        return np.dtype(np.float32 if ok else np.float64)
 
     def _block_traces(self, k: int, batch: int) -> None:
         """Allocate the per-block state records a subclass keeps (CubaLIF: ``u``)."""
@@ -741,6 +801,7 @@ class CubaLIFOp(LIFOp):
     :func:`arith.cuba_current_fixed` itself computes ``u'`` and its folds are counted."""
 
     traces = ("h", "u")
+    float32_state = False
 
     def reset(self, batch: int) -> None:
         super().reset(batch)
@@ -886,12 +947,18 @@ class EICircuitOp(_SynapseOp):
         super().__init__(node, **kw)
         self.conv = dict(stride=node.stride, padding=node.padding, groups=node.groups)
         if self.fixed:
-            syn = ExactWeights if node.form == "dense" else (
-                lambda w: ConvWeights(w, self.conv, self.shape_in))  # fmt: skip
-            self.ee, self.ie = syn(node.w_ee), syn(node.w_ie)
-            self.ei = ExactWeights(node.w_ei)
+            def syn(key: str):
+                w = getattr(node, key)
+                if node.form == "dense":
+                    return prepared(node, key, lambda: ExactWeights(w))
+                return prepared(node, (key, self.shape_in),
+                                lambda: ConvWeights(w, self.conv, self.shape_in))  # fmt: skip
+
+            self.ee, self.ie, self.ei = syn("w_ee"), syn("w_ie"), prepared(
+                node, "w_ei", lambda: ExactWeights(node.w_ei))  # fmt: skip
         else:
-            self.w_ee, self.w_ie = self.arr(node.w_ee), self.arr(node.w_ie)
+            self.w_ee = prepared(node, "w_ee64", lambda: self.arr(node.w_ee))
+            self.w_ie = prepared(node, "w_ie64", lambda: self.arr(node.w_ie))
 
     @property
     def bound(self):
