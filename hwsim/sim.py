@@ -416,7 +416,11 @@ def _delayed(x: np.ndarray, tails: dict[str, np.ndarray], name: str, lag: int) -
 def _nonzero_per_step(y: np.ndarray) -> np.ndarray:
     k = y.shape[0]
     if k > 1 and y.strides[0] == 0:  # the same output at every step of the block
-        return np.full(k, np.count_nonzero(y[0]), np.int64)
+        out = np.empty(k, np.int64)
+        out[:] = np.count_nonzero(y[0])
+        return out
+    if y.size <= 1 << 16 and y.flags.c_contiguous:  # small: one call (a small bool copy)
+        return np.count_nonzero(y.reshape(k, -1), axis=1).astype(np.int64, copy=False)
     # one whole-array count per step: count_nonzero with an axis makes a bool copy first
     return np.array([np.count_nonzero(y[i]) for i in range(k)], np.int64)
 
