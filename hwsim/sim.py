@@ -240,7 +240,7 @@ def run_steps(
     acc = _Readout(fixed, batch, shapes[ro], offsets[ro], md.T) if ro else None
     tails: dict[str, np.ndarray] = {}
 
-    k = block_steps or _block_steps(shapes, batch, steps)
+    k = block_steps or _block_steps(plan.widest, batch, steps)
     for t0, t1 in _blocks(steps, md.T, k):
         out: dict[str, np.ndarray] = {}
         for name in order:
@@ -317,6 +317,7 @@ class _Plan:
         self.lat = {n: latency(graph.nodes[n], md.timing) for n in self.order}
         self.readout = _readout_node(graph)
         self.input_names = graph.input_names()
+        self.widest = max(int(np.prod(s)) for s in self.shapes.values())
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -371,8 +372,7 @@ def _build_ops(graph, inputs, forced, batch, gate=True) -> tuple[dict[str, Op], 
     return ops, feed
 
 
-def _block_steps(shapes, batch: int, steps: int) -> int:
-    widest = max(int(np.prod(s)) for s in shapes.values())
+def _block_steps(widest: int, batch: int, steps: int) -> int:
     return int(max(1, min(steps, CHUNK_BYTES // max(1, 8 * batch * widest))))
 
 

@@ -124,6 +124,10 @@ def _scaled_bound(bound: int, exp: int) -> int:
     return bound << exp if exp >= 0 else (bound >> -exp) + 1
 
 
+def _bias_max(b) -> int:
+    return 0 if b is None else absmax(np.asarray(b, dtype=np.float64))
+
+
 class ExactWeights:
     """An integer weight tensor ``[out, ...]`` prepared once for exact sums: ``row_sum``, the
     largest ``Σ |w|`` over one output (the bound factor), and its float32/float64/int64 copies
@@ -428,12 +432,14 @@ class _SynapseOp(StatelessOp):
     def _xmax(self, x: np.ndarray) -> int:
         return self.in_bound if self.in_bound is not None else absmax(x)
 
-    def _reduced(self, acc, exp: int, bias, bound: int) -> np.ndarray:
+    def _reduced(self, acc, exp: int, bias, bound: int, b_max: int | None = None) -> np.ndarray:
         """``floor(acc · 2**exp) + bias`` of the exact sums ``|acc| <= bound`` (``bias``: None
         or per unit on axis 1): in ``acc``'s float format when every intermediate is an
         integer below ``2**24`` (float32) or ``2**53`` (float64), where the scaling by a power
         of two, the floor and the addition are exact; else in int64."""
-        top = _scaled_bound(bound, exp) + (0 if bias is None else absmax(bias))
+        if b_max is None:
+            b_max = 0 if bias is None else absmax(bias)
+        top = _scaled_bound(bound, exp) + b_max
         limit = {np.dtype(np.float32): EXACT_FLOAT32, np.dtype(np.float64): EXACT_FLOAT64}
         if top < limit.get(acc.dtype, 0):
             if exp:
@@ -451,22 +457,23 @@ class _SynapseOp(StatelessOp):
         if bound >= _ACC and absmax(a) >= _ACC:
             self.count("acc", arith.count_outside_signed(a.astype(np.int64), arith.ACC_BITS))
 
-    def _dense(self, ew: ExactWeights, x: np.ndarray, exp: int, xmax: int, bias=None):
+    def _dense(self, ew: ExactWeights, x: np.ndarray, exp: int, xmax: int, bias=None, b_max=None):
         """``arith.dense_accumulate(w, x, exp) + bias`` for ``|x| <= xmax``, and its bound:
         the exact sum, then ``dense_reduce``'s ``wrap32(floor(acc · 2**exp))``, in int64 by
         :func:`hwsim.arith.dense_reduce` itself where the bound does not keep the scaled sum
         inside 32 bits (there the wrap may act), else by :meth:`_reduced` (the wrap cannot)."""
         bound = ew.row_sum * xmax
         acc = _mix_exact(x, ew, xmax)
-        b_max = 0 if bias is None else absmax(bias)
+        if b_max is None:
+            b_max = 0 if bias is None else absmax(bias)
         if _scaled_bound(bound, exp) >= _CHANNEL:
             acc = arith.dense_reduce(acc.astype(np.int64, copy=False), exp)
             if bias is not None:
                 acc += bias.reshape((1, -1) + (1,) * (acc.ndim - 2)).astype(np.int64)
             return acc, _CHANNEL + b_max
-        return self._reduced(acc, exp, bias, bound), _scaled_bound(bound, exp) + b_max
+        return self._reduced(acc, exp, bias, bound, b_max), _scaled_bound(bound, exp) + b_max
 
-    def _conv(self, cw: ConvWeights, x: np.ndarray, exp: int, bias=None):
+    def _conv(self, cw: ConvWeights, x: np.ndarray, exp: int, bias=None, b_max=None):
         """``arith.conv_accumulate(...) + bias``: exact sum, 32-bit rule, ``wrap24`` (counted
         as ``acc``; skipped when the bound keeps the sum inside 24 bits), ``floor(·
         2**exp)``."""
@@ -477,7 +484,7 @@ class _SynapseOp(StatelessOp):
             acc = acc.astype(np.int64, copy=False)
             self.count("acc", arith.count_outside_signed(acc, arith.ACC_BITS))
             acc, bound = arith.wrap_signed(acc, arith.ACC_BITS), _ACC
-        return self._reduced(acc, exp, bias, bound)
+        return self._reduced(acc, exp, bias, bound, b_max)
 
     def _conv_float(self, w: np.ndarray, x: np.ndarray, conv: dict) -> np.ndarray:
         return _conv_exact(x.astype(np.float64), _FloatWeights(w), 0, conv)
@@ -489,10 +496,10 @@ class DenseOp(_SynapseOp):
 
     def __init__(self, node: Dense, **kw) -> None:
         super().__init__(node, **kw)
-        self.b = self.arr(node.bias)
+        self.b = prepared(node, ("b", self.fixed), lambda: self.arr(node.bias))
+        self.b_max = prepared(node, "b_max", lambda: _bias_max(node.bias))
         if self.fixed:
             self.ew = prepared(node, "w", lambda: ExactWeights(node.weight))
-            self.b_max = absmax(node.bias) if node.bias is not None else 0
         else:
             self.w = prepared(node, "w64", lambda: self.arr(node.weight))
 
@@ -508,7 +515,7 @@ class DenseOp(_SynapseOp):
     def apply(self, x):
         if not self.fixed:
             return arith.dense_float(self.w, x.astype(np.float64, copy=False), self.b)
-        a, top = self._dense(self.ew, x, self.node.weight_exp, self._xmax(x), self.b)
+        a, top = self._dense(self.ew, x, self.node.weight_exp, self._xmax(x), self.b, self.b_max)
         self._count_acc(a, top)
         return a.astype(self.out_dtype, copy=False)
 
@@ -520,7 +527,8 @@ class ConvOp(_SynapseOp):
     def __init__(self, node: Conv2d, **kw) -> None:
         super().__init__(node, **kw)
         self.conv = dict(stride=node.stride, padding=node.padding, groups=node.groups)
-        self.b = self.arr(node.bias)
+        self.b = prepared(node, ("b", self.fixed), lambda: self.arr(node.bias))
+        self.b_max = prepared(node, "b_max", lambda: _bias_max(node.bias))
         if self.fixed:
             self.ew = prepared(node, ("w", self.shape_in),
                                lambda: ConvWeights(node.weight, self.conv, self.shape_in))
@@ -532,12 +540,11 @@ class ConvOp(_SynapseOp):
         if not self.fixed or self.in_bound is None:
             return None
         acc = min(self.ew.row_sum * self.in_bound, _ACC)  # the 24-bit wrap bounds it
-        b_max = absmax(self.node.bias) if self.node.bias is not None else 0
-        return _scaled_bound(acc, self.node.weight_exp) + b_max
+        return _scaled_bound(acc, self.node.weight_exp) + self.b_max
 
     def apply(self, x):
         if self.fixed:
-            y = self._conv(self.ew, x, self.node.weight_exp, self.b)
+            y = self._conv(self.ew, x, self.node.weight_exp, self.b, self.b_max)
         else:
             y = self._conv_float(self.w, x, self.conv)
             y = y if self.b is None else y + self.b[None, :, None, None]
@@ -610,17 +617,22 @@ class LIFOp(Op):
 
     def __init__(self, node: LIF | CubaLIF | LI, **kw) -> None:
         super().__init__(node, **kw)
+        self.th, self.bias = prepared(node, ("neuron", self.fixed, self.shape_out), self._params)
+        self.th_list = [float(t) for t in self.th]
+        self.bias_max = prepared(node, ("bias_max", self.fixed, self.shape_out),
+                                 lambda: 0 if self.bias is None else absmax(self.bias))  # fmt: skip
+        self.v: np.ndarray | None = None
+        self.v_bound = 0  # fixed: a bound on |v| carried across blocks
+
+    def _params(self):
+        """``θ`` per step (fixed: ``vth << 6``) and the bias in float64 (fixed: effective)."""
+        node = self.node
         th = np.asarray(getattr(node, "threshold", 0), dtype=np.float64).reshape(-1)
         b = node.bias_broadcast(self.shape_out)
         if self.fixed:
-            self.th = th * (1 << arith.VTH_SHIFT)  # spike when v > vth << 6
-            self.bias = np.zeros(()) if b is None else arith.bias_effective(b, node.bias_exp)
-            self.bias = np.asarray(self.bias, dtype=np.float64)
-        else:
-            self.th = th
-            self.bias = None if b is None else np.asarray(b, dtype=np.float64)
-        self.v: np.ndarray | None = None
-        self.v_bound = 0  # fixed: a bound on |v| carried across blocks
+            bias = np.zeros(()) if b is None else arith.bias_effective(b, node.bias_exp)
+            return th * (1 << arith.VTH_SHIFT), np.asarray(bias, dtype=np.float64)
+        return th, None if b is None else np.asarray(b, dtype=np.float64)
 
     @property
     def bound(self):
@@ -639,8 +651,8 @@ class LIFOp(Op):
 
     def threshold(self, t: int) -> float:
         """``θ`` (fixed: ``vth << 6``) of step ``t``."""
-        k = min(max(t - self.offset, 0), self.T - 1) if self.th.size > 1 else 0
-        return float(self.th[k])
+        k = min(max(t - self.offset, 0), self.T - 1) if len(self.th_list) > 1 else 0
+        return self.th_list[k]
 
     def run(self, x, t0, forced=None):
         k, batch = x.shape[:2]
@@ -686,7 +698,7 @@ class LIFOp(Op):
             amax = absmax(x[:1] if x.shape[0] > 1 and x.strides[0] == 0 else x)
         if amax >= 1 << (arith.STATE_BITS - 1 - arith.ACT_SHIFT):
             return np.dtype(np.float64)
-        c = (amax << arith.ACT_SHIFT) + absmax(self.bias)
+        c = (amax << arith.ACT_SHIFT) + self.bias_max
         v = arith.STATE_MAX
         if forced and getattr(self.node, "reset", None) == "soft":
             v += int(self.th.max(initial=0))
@@ -857,7 +869,7 @@ class CubaLIFOp(LIFOp):
             return
         cd = int(node.current_decay)
         d_max = int(max(cur.max(initial=0.0), -cur.min(initial=0.0)))
-        b_max = absmax(self.bias)
+        b_max = self.bias_max
         for i in range(h.shape[0]):
             ub_next = ((ub * cd) >> arith.DECAY_SHIFT) + d_max
             if self._drive_exact and ub_next < 1 << (arith.STATE_BITS - 1):
