@@ -17,9 +17,10 @@ of hwsim fixed (and torch) with T, the hidden width and the batch on the MLP, an
 memory of a recorded VGG run at batch 2048, old against new (each in a fresh process: the
 growth of the peak RSS, and the tracemalloc peak of numpy's allocations).
 
-Everything runs single-threaded (torch, BLAS): each hwsim measurement in a subprocess that
-sets ``OMP/OPENBLAS/MKL_NUM_THREADS=1`` before numpy loads; times are the best of
-``REPEATS`` runs. The last line is the summary ``hwsim fixed / torch throughput: R x`` (the
+Everything runs single-threaded (torch, BLAS), in two measuring subprocesses (the new hwsim
+with torch, and the old hwsim) that set ``OMP/OPENBLAS/MKL_NUM_THREADS=1`` before numpy
+loads. The main process interleaves their runs (torch, new, old, torch, new, old, ...) so a
+change of the shared machine's load hits all three alike; times are the best of ``REPEATS``. The last line is the summary ``hwsim fixed / torch throughput: R x`` (the
 MLP at batch 256).
 
 Run: ``python -m bench hwsim`` (or ``python -m bench.bench_hwsim``); ``HWSIM_BENCH_OLD=<git
@@ -33,7 +34,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,26 +52,27 @@ MEM_BATCH = 2048
 REPO = Path(__file__).resolve().parent.parent
 
 # The measuring process: imports hwsim from the folder given (the repository, or an old
-# checkout of its hwsim package), single-threaded, and times ``simulate_dataset``.
+# checkout of its hwsim package), single-threaded. "serve" mode answers one JSON request per
+# line (time one simulate_dataset run, or one torch eval pass), so that the main process can
+# interleave torch, new and old measurements in time (the machine's load varies); "mem" mode
+# measures one recorded run in a fresh process.
 WORKER = r"""
 import os, sys, json, time
 for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[k] = "1"
-spec = json.load(open(sys.argv[1]))
-sys.path.insert(0, spec["hwsim_dir"])
+hwsim_dir, inputs, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, hwsim_dir)
 import numpy as np
 import torch
 torch.set_num_threads(1)
 import hwsim
-assert os.path.dirname(os.path.dirname(hwsim.__file__)) == spec["hwsim_dir"], hwsim.__file__
+assert os.path.dirname(os.path.dirname(hwsim.__file__)) == hwsim_dir, hwsim.__file__
 from hwsim.io import load_graph
 from hwsim.sim import simulate, simulate_dataset
-out = {"times": {}, "mem": None}
-data = np.load(spec["inputs"])
-if spec["mem"]:
+data = np.load(inputs)
+if mode == "mem":
     import resource, tracemalloc
-    g = load_graph(spec["mem"]["graph"])
-    x = data[spec["mem"]["x"]]
+    g, x = load_graph(sys.argv[4]), data[sys.argv[5]]
     simulate(g, x[:2], record=True)  # warm up imports and caches
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
@@ -80,21 +81,76 @@ if spec["mem"]:
     tracemalloc.stop()
     rec = sum(a.nbytes for a in r.records.values())
     grow = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-    out["mem"] = {"rss_growth": grow * 1024, "traced_peak": peak, "records": rec}
-readouts = {}
-for job in spec["jobs"]:
-    g = load_graph(job["graph"])
-    x = data[job["x"]]
-    best = float("inf")
-    for _ in range(job["repeats"]):
+    print(json.dumps({"rss_growth": grow * 1024, "traced_peak": peak, "records": rec}))
+    sys.exit(0)
+graphs, models, readouts = {}, {}, {}
+print("ready", flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    if req["op"] == "quit":
+        np.savez(req["path"], **readouts)
+        print("{}", flush=True)
+        break
+    x = data[req["x"]]
+    t0 = time.perf_counter()
+    if req["op"] == "hwsim":
+        if req["graph"] not in graphs:
+            graphs[req["graph"]] = load_graph(req["graph"])
+        g = graphs[req["graph"]]
         t0 = time.perf_counter()
-        r = simulate_dataset(g, x, job["batch"])
-        best = min(best, time.perf_counter() - t0)
-    out["times"][job["key"]] = best / len(x)
-    readouts[job["key"]] = r.readout
-np.savez(spec["readouts"], **readouts)
-print(json.dumps(out))
+        readouts[req["key"]] = simulate_dataset(g, x, req["batch"]).readout
+    else:
+        if req["model"] not in models:
+            models[req["model"]] = torch.load(req["model"], weights_only=False).eval()
+        m, b, T = models[req["model"]], req["batch"], req["T"]
+        xt = torch.as_tensor(x)
+        seq = xt.unsqueeze(0).expand(T, *xt.shape)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for s in range(0, len(x), b):
+                m(seq[:, s : s + b]).sum(0).argmax(-1)
+    print(json.dumps({"sec": time.perf_counter() - t0}), flush=True)
 """
+
+
+class _Worker:
+    """A measuring process (``WORKER`` in serve mode) on the hwsim in ``hwsim_dir``."""
+
+    def __init__(self, tmp: Path, hwsim_dir: Path, inputs: Path) -> None:
+        script = tmp / "worker.py"
+        script.write_text(WORKER)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "PYTHONPATH": ""}  # fmt: skip
+        self.p = subprocess.Popen(
+            [sys.executable, str(script), str(hwsim_dir), str(inputs), "serve"], cwd=tmp,
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        if self.p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"hwsim bench worker on {hwsim_dir} did not start")
+
+    def ask(self, **req) -> dict:
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"hwsim bench worker died on {req}")
+        return json.loads(line)
+
+    def close(self, path: Path) -> dict:
+        self.ask(op="quit", path=str(path), x="")
+        self.p.wait()
+        return dict(np.load(path))
+
+
+def _mem(tmp: Path, hwsim_dir: Path, inputs: Path, graph: Path, key: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "PYTHONPATH": ""}  # fmt: skip
+    p = subprocess.run([sys.executable, str(tmp / "worker.py"), str(hwsim_dir), str(inputs),
+                        "mem", str(graph), key], capture_output=True, text=True, cwd=tmp,
+                       env=env)  # fmt: skip
+    if p.returncode:
+        raise RuntimeError(f"hwsim memory worker failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def _old_checkout(tmp: Path) -> Path | None:
@@ -113,23 +169,6 @@ def _old_checkout(tmp: Path) -> Path | None:
     return dest
 
 
-def _run_worker(tmp: Path, hwsim_dir: Path, tag: str, jobs: list, mem: dict | None, inputs):
-    spec = {"hwsim_dir": str(hwsim_dir), "inputs": str(inputs), "jobs": jobs, "mem": mem,
-            "readouts": str(tmp / f"readouts_{tag}.npz")}  # fmt: skip
-    path = tmp / f"spec_{tag}.json"
-    path.write_text(json.dumps(spec))
-    script = tmp / "worker.py"
-    script.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "PYTHONPATH": ""}  # fmt: skip
-    p = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
-                       text=True, cwd=tmp, env=env)  # fmt: skip
-    if p.returncode:
-        raise RuntimeError(f"hwsim worker ({tag}) failed:\n{p.stderr[-3000:]}")
-    out = json.loads(p.stdout.strip().splitlines()[-1])
-    return out, dict(np.load(spec["readouts"]))
-
-
 def _build(name: str, cfg: dict, data, epochs: int, T_: int = T):
     """Train ``cfg`` briefly, fold and quantise it: (model, fixed graph)."""
     from models import build_model
@@ -144,21 +183,6 @@ def _build(name: str, cfg: dict, data, epochs: int, T_: int = T):
     model.eval()
     graph_f = fold_model(model, data.in_shape, T_, "direct", name).graph
     return model, quantize(graph_f, data.x_train[:256].numpy()).graph
-
-
-def _torch_per_sample(model, x: np.ndarray, batch: int, T_: int = T) -> float:
-    import torch
-
-    xt = torch.as_tensor(x)
-    seq = xt.unsqueeze(0).expand(T_, *xt.shape)
-    best = float("inf")
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            for s in range(0, len(x), batch):
-                model(seq[:, s : s + batch]).sum(0).argmax(-1)
-        best = min(best, time.perf_counter() - t0)
-    return best / len(x)
 
 
 def _tile(x: np.ndarray, n: int) -> np.ndarray:
@@ -185,8 +209,7 @@ def main() -> None:
             for b in BATCHES:
                 key = f"{name}@{b}"
                 arrays[key] = _tile(x_test, SAMPLES[b])
-                jobs.append({"key": key, "graph": str(tmp / f"{name}.json"), "x": key,
-                             "batch": b, "repeats": REPEATS})  # fmt: skip
+                jobs.append({"key": key, "graph": str(tmp / f"{name}.json"), "batch": b})
         # cost growth (MLP): T, hidden width, batch
         growth = []
         for t_ in (4, 16, 32):
@@ -206,64 +229,81 @@ def main() -> None:
                 save_graph(graph, gpath)
             gmodels[key] = (model, t_, b)
             arrays[key] = _tile(x_test, max(2 * b, 256))
-            jobs.append({"key": key, "graph": str(gpath), "x": key, "batch": b,
-                         "repeats": REPEATS})  # fmt: skip
+            jobs.append({"key": key, "graph": str(gpath), "batch": b})
         arrays["mem"] = _tile(x_test, MEM_BATCH)
-        np.savez(tmp / "inputs.npz", **arrays)
-        mem = {"graph": str(tmp / "VGG.json"), "x": "mem"}
+        inputs = tmp / "inputs.npz"
+        np.savez(inputs, **arrays)
+        for key, (model, _, _) in {**{n: (m, 0, 0) for n, m in models.items()},
+                                   **gmodels}.items():  # fmt: skip
+            torch.save(model, tmp / f"{key}.pt")
 
-        new, new_ro = _run_worker(tmp, REPO, "new", jobs, None, tmp / "inputs.npz")
-        new_mem, _ = _run_worker(tmp, REPO, "newmem", [], mem, tmp / "inputs.npz")
-        old = old_ro = old_mem = None
-        if old_dir is not None:
-            main_jobs = [j for j in jobs if not j["key"].startswith("grow-")]
-            old, old_ro = _run_worker(tmp, old_dir, "old", main_jobs, None, tmp / "inputs.npz")
-            old_mem, _ = _run_worker(tmp, old_dir, "oldmem", [], mem, tmp / "inputs.npz")
+        new = _Worker(tmp, REPO, inputs)
+        old = _Worker(tmp, old_dir, inputs) if old_dir is not None else None
+        best: dict = {}
+        for job in jobs:  # interleaved: torch, new, old, torch, new, old, ...
+            key, b = job["key"], job["batch"]
+            model_key = key.split("@")[0]
+            t_ = gmodels[key][1] if key in gmodels else T
+            n = len(arrays[key])
+            for _ in range(REPEATS):
+                runs = [("torch", new, {"op": "torch", "model": str(tmp / f"{model_key}.pt"),
+                                        "T": t_}),
+                        ("new", new, {"op": "hwsim", "graph": job["graph"]})]  # fmt: skip
+                if old is not None and not key.startswith("grow-"):
+                    runs.append(("old", old, {"op": "hwsim", "graph": job["graph"]}))
+                for tag, w, req in runs:
+                    sec = w.ask(key=key, x=key, batch=b, **req)["sec"] / n
+                    best[tag, key] = min(best.get((tag, key), float("inf")), sec)
+        new_ro = new.close(tmp / "ro_new.npz")
+        old_ro = old.close(tmp / "ro_old.npz") if old is not None else None
+        new_mem = _mem(tmp, REPO, inputs, tmp / "VGG.json", "mem")
+        old_mem = _mem(tmp, old_dir, inputs, tmp / "VGG.json", "mem") if old_dir else None
 
         print(f"digits, T={T}, direct input, 1 thread; per-sample time in us (best of "
-              f"{REPEATS}); old = hwsim at {os.environ.get('HWSIM_BENCH_OLD', OLD_REF)[:10]}")
+              f"{REPEATS}, interleaved); old = hwsim at "
+              f"{os.environ.get('HWSIM_BENCH_OLD', OLD_REF)[:10]}")  # fmt: skip
         print(f"  {'net':<4} {'batch':>5} {'torch eval':>11} {'hwsim new':>10} "
               f"{'hwsim old':>10} {'new/torch thr.':>15} {'new vs old':>11} {'bit-exact':>9}")
         ratios = {}
         for name in NETS:
             for b in BATCHES:
                 key = f"{name}@{b}"
-                t_torch = _torch_per_sample(models[name], arrays[key], b)
-                t_new = new["times"][key]
+                t_torch, t_new = best["torch", key], best["new", key]
                 ratios[key] = t_torch / t_new
                 if old is not None:
-                    t_old = old["times"][key]
+                    t_old = best["old", key]
                     same = np.array_equal(new_ro[key], old_ro[key])
-                    cols = f"{t_old * 1e6:10.1f} {ratios[key]:14.2f}x {t_old / t_new:10.1f}x {same!s:>9}"
+                    cols = (f"{t_old * 1e6:10.1f} {ratios[key]:14.2f}x {t_old / t_new:10.1f}x "
+                            f"{same!s:>9}")  # fmt: skip
                 else:
                     cols = f"{'-':>10} {ratios[key]:14.2f}x {'-':>11} {'-':>9}"
                 print(f"  {name:<4} {b:5d} {t_torch * 1e6:11.1f} {t_new * 1e6:10.1f} {cols}")
         print("cost growth of hwsim fixed (MLP 64-H-10; per-sample us, hwsim / torch time):")
-        base = new["times"]["MLP@256"]
+        base = best["new", "MLP@256"]
         print(f"  T=8 H=128 batch=256 (reference): {base * 1e6:.1f} us")
-        for axis, val, _, t_, b in growth:
+        for axis, val, *_ in growth:
             key = f"grow-{axis}-{val}"
-            model, t_, b = gmodels[key]
-            t_new = new["times"][key]
-            t_torch = _torch_per_sample(model, arrays[key], b, t_)
+            t_new, t_torch = best["new", key], best["torch", key]
             print(f"  {axis:<5} = {val:<5} {t_new * 1e6:9.1f} us  ({t_new / base:5.2f}x the "
-                  f"reference; torch {t_torch * 1e6:8.1f} us, hwsim/torch time {t_new / t_torch:.2f})")
+                  f"reference; torch {t_torch * 1e6:8.1f} us, hwsim/torch time "
+                  f"{t_new / t_torch:.2f})")  # fmt: skip
         print(f"peak memory of a recorded VGG run at batch {MEM_BATCH} (fresh process each):")
 
         def mb(v):
             return f"{v / 2**20:8.1f} MiB"
 
-        for tag, m in (("new", new_mem["mem"]), ("old", old_mem["mem"] if old_mem else None)):
+        for tag, m in (("new", new_mem), ("old", old_mem)):
             if m:
                 print(f"  {tag}: peak RSS growth {mb(m['rss_growth'])}, numpy tracemalloc peak "
                       f"{mb(m['traced_peak'])}, records {mb(m['records'])}")
         if old_mem:
-            o, n = old_mem["mem"], new_mem["mem"]
+            o, n = old_mem, new_mem
             print(f"  new / old: RSS growth {n['rss_growth'] / o['rss_growth']:.2f}, tracemalloc "
                   f"peak {n['traced_peak'] / o['traced_peak']:.2f}, records "
                   f"{n['records'] / o['records']:.2f}")
         for name in NETS:
-            print(f"{name}: hwsim fixed / torch throughput at batch 256: {ratios[name + '@256']:.2f}x")
+            r = ratios[name + "@256"]
+            print(f"{name}: hwsim fixed / torch throughput at batch 256: {r:.2f}x")
         print(f"hwsim fixed / torch throughput: {ratios['MLP@256']:.2f}x")
 
 
