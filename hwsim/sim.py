@@ -57,7 +57,7 @@ import numpy as np
 from hwsim import arith
 from hwsim.errors import DataError, GraphError
 from hwsim.graph import HardwareGraph, Input, Readout, latency
-from hwsim.simops import Op, absmax, int_dtype, make_op
+from hwsim.simops import Op, absmax, int_dtype, make_op, repeat_view
 
 __all__ = [
     "SimResult",
@@ -125,7 +125,7 @@ def encode_inputs(
     shapes or values."""
     md = graph.metadata
     fixed = md.format == "fixed"
-    names = graph.input_names()
+    names = _plan(graph).input_names
     if not isinstance(x, Mapping):
         if len(names) != 1:
             raise DataError(f"the graph has inputs {names}: pass x as a dict by name")
@@ -162,7 +162,7 @@ def encode_inputs(
             # one frame for every step: a read-only view, not T copies (hwsim.simops
             # computes a stateless node of a frame once)
             a = np.ascontiguousarray(a, dtype=np.int64 if fixed else np.float64)
-            out[name] = np.broadcast_to(a, (md.T, *a.shape))
+            out[name] = repeat_view(a, md.T)
         else:
             out[name] = np.ascontiguousarray(a, dtype=np.uint8)  # spikes: 0 or 1
     return out
@@ -284,7 +284,7 @@ def run_steps(
 def _check_inputs(graph: HardwareGraph, inputs: Mapping[str, np.ndarray], fixed: bool) -> int:
     """The batch size of encoded ``inputs``; :class:`DataError` for missing or extra inputs,
     wrong shapes, unequal batches or (fixed format) non-integer values."""
-    names, md = graph.input_names(), graph.metadata
+    names, md = _plan(graph).input_names, graph.metadata
     if set(inputs) != set(names):
         raise DataError(f"inputs has {sorted(inputs)}, the graph {names}")
     batches = set()
@@ -388,7 +388,7 @@ def _blocks(steps: int, T: int, k: int) -> list[tuple[int, int]]:
 def _input_block(a: np.ndarray, t0: int, t1: int, T: int) -> np.ndarray:
     if t0 < T:
         return a[t0:t1]
-    return np.broadcast_to(np.zeros((1, *a.shape[1:]), a.dtype), (t1 - t0, *a.shape[1:]))
+    return repeat_view(np.zeros(a.shape[1:], a.dtype), t1 - t0)
 
 
 def _sum(xs: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
@@ -492,7 +492,8 @@ def iter_batches(graph: HardwareGraph, x, batch_size: int, progress: str | None 
 
         starts = tqdm(starts, desc=progress, unit="batch")
     for s in starts:
-        xb = {k: np.take(v, range(s, min(s + batch_size, n)), axis=axis[k]) for k, v in xs.items()}
+        cut = slice(s, min(s + batch_size, n))  # a view (the encoding copies what it keeps)
+        xb = {k: v[(slice(None),) * axis[k] + (cut,)] for k, v in xs.items()}
         yield xb if isinstance(x, Mapping) else xb[first]
 
 

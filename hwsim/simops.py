@@ -84,6 +84,7 @@ __all__ = [
     "conv_sum",
     "dense_sum",
     "int_dtype",
+    "repeat_view",
     "make_op",
 ]
 
@@ -104,6 +105,15 @@ def absmax(x) -> int:
     if x.dtype.kind in "bu":
         return int(x.max())
     return max(int(x.max()), -int(x.min()))
+
+
+def repeat_view(y: np.ndarray, k: int) -> np.ndarray:
+    """A read-only view ``[k, *y.shape]`` repeating ``y`` (stride 0; ``np.broadcast_to``
+    without its Python overhead, which counts at batch 1)."""
+    y = np.ascontiguousarray(y)
+    v = np.ndarray((k, *y.shape), y.dtype, buffer=y, strides=(0, *y.strides))
+    v.flags.writeable = False
+    return v
 
 
 def int_dtype(bound: int | None) -> np.dtype:
@@ -395,7 +405,7 @@ class StatelessOp(Op):
             y = self.apply(x[0])
             for key, n in self.overflow.items():  # ... and count its events k times
                 self.overflow[key] = before.get(key, 0) + (n - before.get(key, 0)) * k
-            return np.broadcast_to(y, (k, *y.shape))
+            return repeat_view(y, k)
         if self.float_products and not self.fixed:
             return np.stack([self.apply(x[i]) for i in range(k)])
         y = self.apply(x.reshape(k * b, *x.shape[2:]))
