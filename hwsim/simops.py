@@ -627,22 +627,26 @@ class LIFOp(Op):
 
     def __init__(self, node: LIF | CubaLIF | LI, **kw) -> None:
         super().__init__(node, **kw)
-        self.th, self.bias = prepared(node, ("neuron", self.fixed, self.shape_out), self._params)
-        self.th_list = [float(t) for t in self.th]
+        self.th, self.bias, self.th_list = prepared(
+            node, ("neuron", self.fixed, self.shape_out), self._params
+        )
         self.bias_max = prepared(node, ("bias_max", self.fixed, self.shape_out),
                                  lambda: 0 if self.bias is None else absmax(self.bias))  # fmt: skip
         self.v: np.ndarray | None = None
         self.v_bound = 0  # fixed: a bound on |v| carried across blocks
 
     def _params(self):
-        """``θ`` per step (fixed: ``vth << 6``) and the bias in float64 (fixed: effective)."""
+        """``θ`` per step (fixed: ``vth << 6``), the bias in float64 (fixed: effective) and
+        ``θ`` as a tuple of Python floats (what the step loop indexes)."""
         node = self.node
         th = np.asarray(getattr(node, "threshold", 0), dtype=np.float64).reshape(-1)
         b = node.bias_broadcast(self.shape_out)
         if self.fixed:
+            th = th * (1 << arith.VTH_SHIFT)
             bias = np.zeros(()) if b is None else arith.bias_effective(b, node.bias_exp)
-            return th * (1 << arith.VTH_SHIFT), np.asarray(bias, dtype=np.float64)
-        return th, None if b is None else np.asarray(b, dtype=np.float64)
+            return th, np.asarray(bias, dtype=np.float64), tuple(float(t) for t in th)
+        bias = None if b is None else np.asarray(b, dtype=np.float64)
+        return th, bias, tuple(float(t) for t in th)
 
     @property
     def bound(self):
