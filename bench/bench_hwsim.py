@@ -20,8 +20,9 @@ growth of the peak RSS, and the tracemalloc peak of numpy's allocations).
 Everything runs single-threaded (torch, BLAS), in two measuring subprocesses (the new hwsim
 with torch, and the old hwsim) that set ``OMP/OPENBLAS/MKL_NUM_THREADS=1`` before numpy
 loads. The main process interleaves their runs (torch, new, old, torch, new, old, ...) so a
-change of the shared machine's load hits all three alike; times are the best of ``REPEATS``. The last line is the summary ``hwsim fixed / torch throughput: R x`` (the
-MLP at batch 256).
+change of the shared machine's load hits all three alike; times are the best of
+``REPEATS``. The last line is the summary ``hwsim fixed / torch throughput: R x`` (the MLP at
+batch 256).
 
 Run: ``python -m bench hwsim`` (or ``python -m bench.bench_hwsim``); ``HWSIM_BENCH_OLD=<git
 ref>`` compares against another revision, ``HWSIM_BENCH_OLD=none`` skips the old one.

@@ -329,7 +329,9 @@ def _plan(graph: HardwareGraph) -> _Plan:
     return _PLANS[graph]
 
 
-def _build_ops(graph, inputs, forced, batch, gate=True) -> tuple[dict[str, Op], dict[str, np.dtype]]:
+def _build_ops(
+    graph, inputs, forced, batch, gate=True
+) -> tuple[dict[str, Op], dict[str, np.dtype]]:
     """Every node's operation, built in topological order with its input's proven bound and
     dtype (a forced node passes the forced values on), reset for ``batch``; and the dtype
     each node's summed input is fed in."""
