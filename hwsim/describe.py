@@ -102,8 +102,11 @@ def _settings(node: Node, fmt: str) -> str:
                 out.append(f"{f.name}={shown}")
             continue
         at_default = f.default is not MISSING and v == f.default
-        if v is None or isinstance(v, Node) or f.name == "shape" or (
-            at_default and not isinstance(v, str)
+        if (
+            v is None
+            or isinstance(v, Node)
+            or f.name == "shape"
+            or (at_default and not isinstance(v, str))
         ):
             continue
         out.append(f"{f.name}={_value(v)}")

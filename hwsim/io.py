@@ -45,6 +45,7 @@ __all__ = [
     "load_graph",
     "graphs_equal",
     "atomic_write_text",
+    "write_error",
 ]
 
 FILE_MAGIC = "spikefold-hardware-graph"
@@ -216,17 +217,37 @@ def save_graph(graph: HardwareGraph, path: str | os.PathLike) -> Path:
     header = {"magic": FILE_MAGIC, "schema_version": SCHEMA_VERSION, "graph": tree}
     text = json.dumps(header, allow_nan=False, ensure_ascii=False)
     arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = write_error(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     return path
+
+
+def _mkstemp(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` (its failure names ``path``)."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+
+
+def write_error(exc: BaseException, path: str | os.PathLike) -> BaseException:
+    """The error of a failed write of ``path``, naming ``path``: an ``OSError`` raised while
+    writing its temporary file (a full disk, a read-only directory) names the temporary file
+    or nothing; the one returned names the file the user knows (same errno and class)."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.filename != str(path):
+        return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+    return exc
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -235,16 +256,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     created): an interrupted write leaves any previous file intact. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = write_error(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     return path
 
 
@@ -255,6 +279,7 @@ def load_graph(path: str | os.PathLike) -> HardwareGraph:
     foreign or newer schema, and every validation problem of the graph itself.
     """
     path = Path(path)
+    _check_members(path)  # sizes from the headers, before anything is allocated
     try:
         with np.load(path, allow_pickle=False) as z:
             members = {k: z[k] for k in z.files}
@@ -295,6 +320,65 @@ def load_graph(path: str | os.PathLike) -> HardwareGraph:
         return from_dict(HardwareGraph, push(header.get("graph")), "graph")
     except GraphError as e:
         raise GraphError(f"{path}: {e}") from None
+
+
+#: The largest array a graph file may hold (a VGG-16's biggest weight is ~10 MB): an array
+#: declared bigger is refused from its header, before numpy allocates it.
+MAX_ARRAY_BYTES = 4 << 30
+MAX_HEADER_BYTES = 64 << 20  # the JSON header of a graph (a few kB for any real network)
+
+
+def _check_members(path: Path) -> None:
+    """Read every ``.npy`` member's header (shape, dtype) and refuse, naming the member, an
+    array whose declared size exceeds :data:`MAX_ARRAY_BYTES` or differs from the bytes the
+    member holds (a forged header declaring 8 TiB in a file of a few kB), an object dtype, or
+    a member that is not an ``.npy``; nothing is allocated from a declared size."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such graph file") from None
+    except IsADirectoryError:
+        raise GraphError(f"{path}: is a directory, not a graph file") from None
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise GraphError(
+            f"{path}: not a readable spikefold graph file (truncated or corrupt?): {e}"
+        ) from None
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not name.endswith(".npy"):
+                raise GraphError(f"{path}: member {name!r} is not a .npy array")
+            try:
+                with zf.open(info) as fh:
+                    major, _minor = np.lib.format.read_magic(fh)
+                    read = {
+                        1: np.lib.format.read_array_header_1_0,
+                        2: np.lib.format.read_array_header_2_0,
+                    }.get(major)
+                    if read is None:
+                        raise ValueError(f"npy format version {major}")
+                    shape, _fortran, dtype = read(fh, max_header_size=1 << 16)
+                    header_len = fh.tell()
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, SyntaxError) as e:
+                raise GraphError(f"{path}: array {name!r}: unreadable .npy header ({e})") from None
+            if dtype.hasobject:
+                raise GraphError(f"{path}: array {name!r}: object dtype (never unpickled)")
+            if any((not isinstance(d, int)) or d < 0 for d in shape):
+                raise GraphError(f"{path}: array {name!r}: invalid shape {shape}")
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            limit = MAX_HEADER_BYTES if name == f"{_HEADER}.npy" else MAX_ARRAY_BYTES
+            if declared > limit:
+                raise GraphError(
+                    f"{path}: array {name!r} declares shape {shape} of {dtype} "
+                    f"({declared:,} bytes), beyond the limit of {limit:,} bytes; refused "
+                    "before reading it"
+                )
+            if info.file_size != header_len + declared:
+                raise GraphError(
+                    f"{path}: array {name!r} declares shape {shape} of {dtype} "
+                    f"({declared:,} bytes) but holds {info.file_size - header_len:,} bytes "
+                    "(forged or truncated)"
+                )
 
 
 def graphs_equal(a: HardwareGraph, b: HardwareGraph) -> bool:

@@ -501,9 +501,7 @@ class CubaLIF(_Population):
         if fmt == "fixed":
             out += _range_problem("current_decay", self.current_decay, 0, arith.DECAY_UNITY - 1)
         elif not 0.0 <= self.current_decay <= 1.0:
-            out.append(
-                f"current_decay={self.current_decay} must be in [0, 1] (1 - 1/tau_syn)"
-            )
+            out.append(f"current_decay={self.current_decay} must be in [0, 1] (1 - 1/tau_syn)")
         return out
 
 

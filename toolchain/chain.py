@@ -282,9 +282,7 @@ def _train(cfg, run_dir: Path, opts: ChainOptions) -> str:
     ckpt = load_checkpoint(ckpt_path)
     saved = ckpt.get("meta", {}).get("run_config", {})
     changed = {
-        k: v
-        for k, v in config_changes(saved, cfg.to_dict()).items()
-        if k not in RESUMABLE_CHANGES
+        k: v for k, v in config_changes(saved, cfg.to_dict()).items() if k not in RESUMABLE_CHANGES
     }
     records = provenance.read_manifest(run_dir)
     if not changed and int(ckpt["epoch"]) < cfg.train.epochs:

@@ -43,8 +43,14 @@ __all__ = [
     "emit",
     "run_command",
     "positive_int",
+    "describe_os_error",
+    "check_out_path",
+    "check_runs_root",
     "nonnegative_int",
     "comma_list",
+    "unit_float",
+    "int_range",
+    "positive_float",
 ]
 
 EXIT_OK = 0
@@ -142,6 +148,25 @@ def run_command(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file the user named, a full disk, a read-only directory
+        if _flag(args, "debug"):
+            traceback.print_exc()
+        print(f"{prog}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError:
+        if _flag(args, "debug"):
+            traceback.print_exc()
+        print(f"{prog}: error: out of memory (a smaller --n or --batch-size?)", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: still one line; the traceback with --debug
+        if _flag(args, "debug"):
+            traceback.print_exc()
+        print(
+            f"{prog}: error: internal error ({type(exc).__name__}: {_clip(exc)}); this is a "
+            "bug of spikefold: rerun with --debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if isinstance(outcome, int) and not isinstance(outcome, bool):
         # the work ran in processes this one launched (--nproc), and they printed the result;
         # or this is a worker process that leaves the printing to the main one
@@ -149,6 +174,61 @@ def run_command(
     if not isinstance(outcome, Outcome):  # a command module broke the convention
         raise TypeError(f"{prog}: run() returned {type(outcome).__name__}, not an Outcome")
     return emit(args, outcome)
+
+
+def _clip(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an ``OSError``: the file, what went wrong, and what was kept."""
+    import errno
+
+    what = exc.strerror or _clip(exc)
+    name = exc.filename if exc.filename is not None else None
+    head = f"{name}: {what}" if name is not None else what
+    if exc.errno == errno.ENOSPC:
+        head += " (no space left on the device; writes are atomic, so a previous file of "
+        head += "that name is intact: free space and rerun)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        head += " (not writable: a read-only directory or file? nothing was replaced)"
+    return head
+
+
+def check_out_path(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output path given by ``flag`` that names a directory or lies in a directory
+    that does not exist (:class:`~hwsim.errors.ConfigError` naming the flag), before any
+    work is done."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    from hwsim.errors import ConfigError
+
+    p = Path(path)
+    if str(path).strip() == "" or p.is_dir() or str(path).endswith(("/", "\\")):
+        raise ConfigError(f"{flag} {path!r}: names a directory; give the file to write")
+    parent = p.parent
+    if not parent.is_dir():
+        what = "is a file, not a directory" if parent.exists() else "does not exist"
+        raise ConfigError(f"{flag} {path}: the directory {parent} {what}")
+
+
+def check_runs_root(path: str, flag: str = "--runs") -> None:
+    """Refuse a root of run directories that exists and is not a directory."""
+    from pathlib import Path
+
+    from hwsim.errors import ConfigError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{flag} {path}: is a file, not a directory of runs")
+    for up in p.parents:
+        if up.exists():
+            if not up.is_dir():
+                raise ConfigError(f"{flag} {path}: {up} is a file, not a directory")
+            break
 
 
 def positive_int(text: str) -> int:
@@ -161,6 +241,25 @@ def nonnegative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+#: hardware widths the quantiser accepts (hwsim.arith: WEIGHT_BITS_RANGE, PAYLOAD_BITS_MAX,
+#: ACC_BITS; literal here so that --help imports nothing; a test checks they agree)
+WEIGHT_BITS = (2, 8)
+PAYLOAD_BITS = (1, 24)
+INPUT_BITS = (1, 24)
+
+
+def int_range(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer in ``[low, high]`` (a bit width)."""
+
+    def parse(text: str) -> int:
+        value = _int_at_least(text, low)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
 def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
@@ -168,6 +267,30 @@ def _int_at_least(text: str, low: int) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < low:
         raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    """argparse type: a number in [0, 1] (a quantile, a fraction)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a time step, a learning rate)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 

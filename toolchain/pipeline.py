@@ -163,9 +163,7 @@ def _check_resumable(run_dir: Path, cfg: RunConfig) -> None:
     if not isinstance(saved, dict):
         raise ConfigError(f"{path}: holds no run config (not written by spikefold train)")
     changed = {
-        k: v
-        for k, v in config_changes(saved, cfg.to_dict()).items()
-        if k not in RESUMABLE_CHANGES
+        k: v for k, v in config_changes(saved, cfg.to_dict()).items() if k not in RESUMABLE_CHANGES
     }
     if changed:
         what = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
@@ -237,9 +235,25 @@ def train_run(
     return TrainedRun(run_dir, cfg, model, data, result)
 
 
+def check_run_dir(run_dir: str | Path) -> None:
+    """Refuse, naming it, a RUN_DIR argument that is not a trained run directory."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise ConfigError(
+            f"{run_dir}: no such run directory (train one with `spikefold train --name NAME`)"
+        )
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: is a file, not a run directory")
+    if not (run_dir / CONFIG).is_file():
+        raise ConfigError(
+            f"{run_dir}: not a trained run directory (no {CONFIG}); train it with `spikefold train`"
+        )
+
+
 def load_trained(run_dir: str | Path) -> tuple[nn.Module, RunConfig, Dataset]:
     """The trained model (eval mode, CPU), its config and its dataset from a run directory."""
     run_dir = Path(run_dir)
+    check_run_dir(run_dir)
     provenance.require_fresh(run_dir, (CONFIG, CHECKPOINT))
     cfg = RunConfig.from_dict(load_config(run_dir / CONFIG))
     data = load_run_data(cfg)

@@ -327,6 +327,8 @@ def run_lock(run_dir: str | os.PathLike, command: str) -> Iterator[None]:
     holding it: :class:`RunLockedError` at once, naming its pid and command. Re-entrant
     within this process."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: is a file, not a run directory")
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     key = run_dir.resolve()

@@ -279,14 +279,29 @@ def _reduce_device(device: torch.device):
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` through memory, then an atomic write: a full disk or a read-only
+    directory is an ``OSError`` naming ``path`` (torch's own writer raises a bare
+    RuntimeError), and the previous checkpoint stays intact."""
+    import io
+
+    from hwsim.io import write_error
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
+    tmp = None
     try:
-        torch.save(obj, tmp)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

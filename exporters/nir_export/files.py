@@ -11,6 +11,7 @@ import nir
 
 from hwsim.errors import ExportError
 from hwsim.graph import HardwareGraph
+from hwsim.io import write_error
 
 from .export import DEFAULT_DT, to_nir
 from .importer import from_nir
@@ -22,16 +23,22 @@ def save_nir_graph(nir_graph: nir.NIRGraph, path: str | os.PathLike) -> Path:
     """Write a NIR graph to ``path`` atomically (a temporary file in the same directory,
     ``fsync``, ``os.replace``): an interrupted write leaves any previous file intact."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     os.close(fd)
     try:
         nir.write(tmp, nir_graph)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = write_error(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     return path
 
 

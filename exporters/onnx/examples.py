@@ -279,7 +279,8 @@ def cuba_li_net(
             m.mixed(5, 12, scale=2.0), m.pick(np.full(5, 0.1, np.float32), np.arange(5) - 2)
         ),  # fmt: skip
         "li": LI(
-            m.pick(0.75, 3072), m.pick(np.array(0.05, np.float32), np.array(7)),
+            m.pick(0.75, 3072),
+            m.pick(np.array(0.05, np.float32), np.array(7)),
             bias_exp=m.pick(0, 2),
         ),  # fmt: skip
         "ro": Readout(),

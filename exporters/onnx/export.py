@@ -49,7 +49,7 @@ from hwsim.graph import (
     SumPool2d,
     latency,
 )
-from hwsim.io import to_dict
+from hwsim.io import to_dict, write_error
 
 __all__ = [
     "IR_VERSION",
@@ -410,14 +410,20 @@ def save_onnx(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file, fsync, rename); returns it."""
     path = Path(path)
     data = model.SerializeToString()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = write_error(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     return path

@@ -342,9 +342,7 @@ class _NodeReader:
     def cuba_lif(self) -> Node:
         r, n, a = self.r, self.node, self.a
         th = r.scalar(n, 6, allow_array=True)
-        return CubaLIF(
-            r.scalar(n, 4), r.scalar(n, 5), th, a["reset"], r.array(n, 7), a["bias_exp"]
-        )
+        return CubaLIF(r.scalar(n, 4), r.scalar(n, 5), th, a["reset"], r.array(n, 7), a["bias_exp"])
 
     def li(self) -> Node:
         r, n = self.r, self.node

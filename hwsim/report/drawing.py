@@ -92,8 +92,14 @@ def _box(node: dict, x: float, y: float, max_rate: float) -> str:
     name, kind = escape(node["name"]), escape(node["kind"])
     fill = ROLE_FILL.get(node["kind"], OTHER_FILL)
     rate = node.get("firing_rate")
-    lines = [f"{kind} · {_shape(node['output'])}", escape(node["bits"]) if node["bits"] != "-"
-             else f"{fmt_count(node['params'])} params" if node["params"] else "no parameters"]
+    lines = [
+        f"{kind} · {_shape(node['output'])}",
+        escape(node["bits"])
+        if node["bits"] != "-"
+        else f"{fmt_count(node['params'])} params"
+        if node["params"]
+        else "no parameters",
+    ]
     if rate is not None:
         lines.append(f"rate {fmt_sig(rate, 3)} spikes/step")
     elif node.get("events_per_sample") is not None:

@@ -69,8 +69,10 @@ def _figure(plots: Mapping[str, bytes], key: str) -> str:
         return ""
     caption = escape(PLOTS[key][1])
     b64 = base64.b64encode(plots[key]).decode("ascii")
-    return (f"<figure><img id='plot-{escape(key)}' alt='{caption}' "
-            f"src='data:image/png;base64,{b64}'><figcaption>{caption}</figcaption></figure>")
+    return (
+        f"<figure><img id='plot-{escape(key)}' alt='{caption}' "
+        f"src='data:image/png;base64,{b64}'><figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def _row_of_plots(plots: Mapping[str, bytes], *keys: str) -> str:

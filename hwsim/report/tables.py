@@ -260,8 +260,10 @@ def timing_note(rep: dict) -> str:
         )
     t = rep["timings"][primary]
     if primary == "ideal" and "lava" not in t["targets"]:
-        return ("Priced on ideal timing: no Lava export in this run (a Lava deployment runs "
-                "in lava timing, T + depth steps per sample; `--timing lava` prices it).")
+        return (
+            "Priced on ideal timing: no Lava export in this run (a Lava deployment runs "
+            "in lava timing, T + depth steps per sample; `--timing lava` prices it)."
+        )
     return f"Priced on {primary} timing only (targets: {_targets(t)})."
 
 

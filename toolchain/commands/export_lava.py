@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome, positive_int, progress_enabled
+from toolchain.console import Outcome, check_out_path, positive_int, progress_enabled
 from toolchain.rundir import GRAPH_FIXED, GRAPH_FLOAT, LAVA_JSON
 
 
@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from toolchain.exports import export_lava_run
+
+    check_out_path(args.out)
 
     res = export_lava_run(
         args.run_dir,

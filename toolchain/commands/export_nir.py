@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome, positive_int
+from toolchain.console import Outcome, check_out_path, positive_float, positive_int
 from toolchain.rundir import GRAPH_FLOAT, MODEL_NIR
 
 
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--graph", help=f"float graph file (default RUN_DIR/{GRAPH_FLOAT})")
     p.add_argument("--out", help=f"NIR file to write (default RUN_DIR/{MODEL_NIR})")
     p.add_argument(
-        "--dt", type=float, default=1.0, help="NIR time step of one hwsim step (default 1)"
+        "--dt", type=positive_float, default=1.0, help="NIR time step of one hwsim step (default 1)"
     )
     p.add_argument(
         "--portable",
@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from toolchain.exports import export_nir_run
+
+    check_out_path(args.out)
 
     res = export_nir_run(
         args.run_dir,

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome, nonnegative_int, positive_int, progress_enabled
+from toolchain.console import (
+    Outcome,
+    check_out_path,
+    nonnegative_int,
+    positive_int,
+    progress_enabled,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from toolchain.exports import export_onnx_run
+
+    check_out_path(args.out)
 
     res = export_onnx_run(
         args.run_dir,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome
+from toolchain.console import Outcome, unit_float
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory written by `spikefold train`")
     p.add_argument(
         "--ei-floor",
-        type=float,
+        type=unit_float,
         metavar="QUANTILE",
         help="E-I circuits: a calibrated floor stabilisation (quantile of the per-sample "
         "smallest positive denominator, 0 = minimum) instead of the exact training rule",

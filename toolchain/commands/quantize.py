@@ -5,19 +5,35 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome, positive_int
+from toolchain.console import (
+    INPUT_BITS,
+    PAYLOAD_BITS,
+    WEIGHT_BITS,
+    Outcome,
+    int_range,
+    positive_int,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory holding graph.float.npz (spikefold fold)")
-    p.add_argument("--weight-bits", type=int, default=8, help="weight mantissa bits, 2..8")
+    p.add_argument(
+        "--weight-bits", type=int_range(*WEIGHT_BITS), default=8, help="weight mantissa bits, 2..8"
+    )
     p.add_argument(
         "--allow-saturation",
         action="store_true",
         help="accept layers that can overflow: scale them on calibration data, count saturations",
     )
-    p.add_argument("--payload-bits", type=int, default=16, help="E-I graded payload bits (<=24)")
-    p.add_argument("--input-bits", type=int, default=8, help="direct input bits")
+    p.add_argument(
+        "--payload-bits",
+        type=int_range(*PAYLOAD_BITS),
+        default=16,
+        help="E-I graded payload bits (1..24)",
+    )
+    p.add_argument(
+        "--input-bits", type=int_range(*INPUT_BITS), default=8, help="direct input bits (1..24)"
+    )
     p.add_argument(
         "--calib-samples", type=positive_int, default=256, help="training images to calibrate"
     )

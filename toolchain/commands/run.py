@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import argparse
 
-from toolchain.console import Outcome, comma_list, positive_int
+from toolchain.console import (
+    WEIGHT_BITS,
+    Outcome,
+    check_runs_root,
+    comma_list,
+    int_range,
+    positive_int,
+)
 
 TARGETS = ("lava", "onnx", "nir")  # toolchain.exports.TARGETS (not imported: --help stays light)
 STAGES = ("train", "fold", "quantize", "verify", *TARGETS, "report")
@@ -31,7 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="retrain a run directory that was trained with a different config",
     )
-    p.add_argument("--weight-bits", type=int, default=8, help="quantisation weight bits (2..8)")
+    p.add_argument(
+        "--weight-bits",
+        type=int_range(*WEIGHT_BITS),
+        default=8,
+        help="quantisation weight bits (2..8)",
+    )
     p.add_argument(
         "--n",
         type=positive_int,
@@ -47,6 +59,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from toolchain.chain import ChainOptions, run_chain
     from toolchain.console import progress_enabled, say
 
+    check_runs_root(args.runs)
     opts = ChainOptions(
         targets=tuple(args.targets),
         until=args.until,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toolchain.console import Outcome, positive_int
+from toolchain.console import Outcome, check_runs_root, positive_float, positive_int
 from toolchain.rundir import CONFIG
 
 # flag -> dotted config key
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--optimizer", choices=["sgd", "adam"])
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=positive_float, help="learning rate, e.g. 0.001 or 5e-05")
     p.add_argument("-T", "--T", type=positive_int, dest="T", help="time steps")
     p.add_argument("--mode", choices=["bptt", "online"])
     p.add_argument("--seed", type=int)
@@ -82,23 +82,31 @@ def run(args: argparse.Namespace) -> Outcome | int:
         from toolchain.distributed import launch
 
         return launch(args.nproc, sys.argv[1:])  # the launched processes print the result
-    from toolchain.config import RunConfig, apply_overrides, load_config
+    from toolchain.config import (
+        ConfigDict,
+        RunConfig,
+        apply_overrides,
+        check_device,
+        load_config,
+        set_value,
+    )
     from toolchain.console import progress_enabled
     from toolchain.pipeline import train_run
 
-    raw = load_config(args.config) if args.config else {}
+    check_runs_root(args.runs)
+    raw = load_config(args.config) if args.config else ConfigDict()
     if args.resume and not args.config and args.name:  # continue the run with its own config
         saved = Path(args.runs) / args.name / CONFIG
         raw = load_config(saved) if saved.is_file() else raw
-    overrides = [
-        f"{key}={getattr(args, flag)}"
-        for flag, key in FLAGS.items()
-        if getattr(args, flag, None) is not None
-    ]
-    raw = apply_overrides(raw, overrides + list(args.set))
-    if not progress_enabled(args):
-        raw.setdefault("train", {})["progress"] = False
+    for flag, key in FLAGS.items():  # typed by argparse: the value as given, never re-parsed
+        value = getattr(args, flag, None)
+        if value is not None:
+            set_value(raw, key, value, "--" + flag.replace("_", "-"))
+    raw = apply_overrides(raw, list(args.set))
+    if not progress_enabled(args) and isinstance(raw.get("train", {}), dict):
+        set_value(raw, "train.progress", False, "--no-progress")
     cfg = RunConfig.from_dict(raw)
+    check_device(cfg.train.device, _where(raw, "train.device"))
     trained = train_run(cfg, runs_root=args.runs, resume=args.resume, overwrite=args.overwrite)
     summary = {k: trained.result[k] for k in ("test_accuracy", "train_accuracy", "epochs")}
     from toolchain.distributed import is_main_process
@@ -110,3 +118,11 @@ def run(args: argparse.Namespace) -> Outcome | int:
         f"{summary['test_accuracy']:.2%}, train accuracy {summary['train_accuracy']:.2%}"
     )
     return Outcome({"run_dir": str(trained.run_dir), **summary}, text)
+
+
+def _where(raw, key: str) -> str:
+    """``--device`` / ``--set train.device=...`` / the config file, and the key."""
+    from toolchain.config import _origin
+
+    where = _origin(getattr(raw, "origins", {}), key)
+    return f"{where}: {key}" if where else key

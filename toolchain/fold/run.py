@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from hwsim.errors import ConfigError
 from hwsim.graph import EICircuit
 from hwsim.io import atomic_write_text, save_graph
 from toolchain import provenance
@@ -56,12 +57,18 @@ def fold_run(
         res = fold_model(model, data.in_shape, cfg.train.T, cfg.train.encoding, cfg.name)
         digest = hashlib.sha256((run_dir / CONFIG).read_bytes()).hexdigest()[:16]
         origin = dict(res.graph.metadata.origin)
-        origin.update(
-            arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir)
-        )
+        origin.update(arch=str(cfg.model.get("arch", "")), config_hash=digest, run_dir=str(run_dir))
         meta = dataclasses.replace(res.graph.metadata, origin=origin)
         graph = dataclasses.replace(res.graph, metadata=meta)
         if ei_floor is not None:
+            if not any(
+                isinstance(v, EICircuit) and v.variant == "divisive" for v in graph.nodes.values()
+            ):
+                raise ConfigError(
+                    f"--ei-floor {ei_floor}: the network of {run_dir} (arch "
+                    f"{cfg.model.get('arch')!r}) has no divisive E-I circuit to stabilise; "
+                    "fold without --ei-floor"
+                )
             calib = data.inputs("train", calib_samples)
             graph = calibrate_floor(graph, calib, quantile=ei_floor)
         if constant_thresholds:
