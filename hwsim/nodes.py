@@ -440,6 +440,9 @@ class _Population(Node):
             out.append(f"threshold schedule has shape {th.shape}; expected () or (T,) = ({T},)")
         if fmt == "fixed":
             out += _range_problem("threshold", th, *arith.unsigned_range(arith.VTH_BITS))
+        elif not (np.all(np.isfinite(th)) and np.all(np.asarray(th) > 0)):
+            low = np.asarray(th).min() if np.asarray(th).size else th
+            out.append(f"threshold must be finite and > 0, got {low}")
         return out
 
 

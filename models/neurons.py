@@ -135,6 +135,11 @@ class LIF(StatefulModule):
         theta = torch.as_tensor(threshold, dtype=torch.float32)
         if theta.ndim > 1 or not bool(torch.isfinite(theta).all()):
             raise ValueError(f"LIF: threshold must be a finite scalar or 1-D schedule, got {theta}")
+        if not bool((theta > 0).all()):
+            raise ValueError(
+                f"LIF: threshold must be > 0 (a spike needs a positive potential), "
+                f"got {theta.tolist()}"
+            )
         self.register_buffer("threshold", theta)
         self.spike_fn = get_surrogate(surrogate, **(surrogate_params or {}))
         self.online = bool(online)

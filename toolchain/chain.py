@@ -446,7 +446,7 @@ def _with_rungs(result: StageResult, stage: _Stage, c: _Ctx) -> StageResult:
 
 
 def _json(path: Path) -> dict | list:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return provenance.read_json(path, (dict, list)) if path.is_file() else {}
 
 
 def _train_detail(run_dir: Path) -> dict:

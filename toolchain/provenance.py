@@ -46,6 +46,7 @@ __all__ = [
     "Record",
     "Stale",
     "rung_key",
+    "read_json",
     "digest",
     "read_manifest",
     "record",
@@ -62,6 +63,29 @@ __all__ = [
 MANIFEST = rundir.PROVENANCE
 SCHEMA = 1
 RUN_PLACEHOLDER = "{run}"  # commands are stored with it, so a moved run directory still reads
+
+
+def read_json(
+    path: str | os.PathLike, expect: type | tuple[type, ...] = dict, rebuild: str = ""
+) -> Any:
+    """A JSON artifact of a run (``fold.json``, ``verify.json``...), refused with one
+    :class:`ConfigError` naming the file when it is unreadable, truncated, not JSON or not
+    of the ``expect`` type; ``rebuild`` says how to make it again."""
+    path = Path(path)
+    hint = f"; rebuild it with `{rebuild}`" if rebuild else ""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: missing{hint}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path}: corrupt ({type(exc).__name__}: {exc}){hint}") from None
+    if not isinstance(data, expect):
+        kinds = expect if isinstance(expect, tuple) else (expect,)
+        wanted = " or ".join(t.__name__ for t in kinds)
+        raise ConfigError(
+            f"{path}: corrupt (a JSON {type(data).__name__}, expected {wanted}){hint}"
+        )
+    return data
 
 
 def rung_key(rung: int | str) -> str:
@@ -95,8 +119,9 @@ class Stale:
 
     def message(self, run_dir: Path) -> str:
         cmds = ", then ".join(f"`{c.replace(RUN_PLACEHOLDER, str(run_dir))}`" for c in self.rebuild)
+        why = self.why.replace(RUN_PLACEHOLDER, str(run_dir))
         return (
-            f"{run_dir / self.key.split('#')[0]}{_rung_suffix(self.key)} is stale ({self.why}): "
+            f"{run_dir / self.key.split('#')[0]}{_rung_suffix(self.key)} is stale ({why}): "
             f"rebuild with {cmds}, or `spikefold run {run_dir}` (rebuilds every stale stage)"
         )
 

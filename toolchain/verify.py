@@ -343,8 +343,6 @@ def _flags(n: int | None, seed: int) -> str:
 
 
 def _verify(run_dir: Path, n, rungs, batch_size, seed, progress, reference) -> dict:
-    import json
-
     from hwsim.io import load_graph
     from toolchain.fold import FoldResult
     from toolchain.pipeline import load_run_dataset, load_trained
@@ -368,9 +366,16 @@ def _verify(run_dir: Path, n, rungs, batch_size, seed, progress, reference) -> d
         return results
     x, y = torch.as_tensor(data.x_test[:n]), data.y_test[:n]
     if 0 in rungs:
-        probes = json.loads((run_dir / FOLD_JSON).read_text(encoding="utf-8")).get("probes")
-        if not isinstance(probes, dict):
-            raise ConfigError(f"{run_dir / FOLD_JSON}: no 'probes' mapping; re-run the fold")
+        fold_cmd = f"spikefold fold {run_dir}"
+        probes = provenance.read_json(run_dir / FOLD_JSON, dict, fold_cmd).get("probes")
+        if not isinstance(probes, dict) or not all(
+            isinstance(k, str) and k in graph_float.nodes and isinstance(v, str)
+            for k, v in probes.items()
+        ):
+            raise ConfigError(
+                f"{run_dir / FOLD_JSON}: no valid 'probes' mapping (graph node -> torch module); "
+                f"re-run `{fold_cmd}`"
+            )
         gen = torch.Generator().manual_seed(seed)
         fold = FoldResult(graph_float, probes)
         results[0] = run_rung0(

@@ -292,8 +292,70 @@ def _check(spec: LavaGraphSpec, where: str) -> None:
     for node, t in spec.taps.items():
         if t.proc not in spec.processes:
             problems.append(f"tap of {node!r} names no process {t.proc!r}")
+    for name, proc in spec.processes.items():
+        problems += [f"process {name!r} (node {proc.node!r}): {p}" for p in _param_problems(
+            proc, spec.format, spec.widths)]  # fmt: skip
     if problems:
-        raise ExportError(f"{where}: invalid Lava process graph: " + "; ".join(problems))
+        more = f"; ... and {len(problems) - 6} more" if len(problems) > 6 else ""
+        raise ExportError(f"{where}: invalid Lava process graph: " + "; ".join(problems[:6]) + more)
+
+
+def _values(v: Any) -> np.ndarray | None:
+    """A numeric parameter as an array (None for anything else: names, flags, tuples of
+    shapes)."""
+    if isinstance(v, np.ndarray):
+        return v if v.dtype.kind in "biuf" else None
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return np.asarray(v)
+    return None
+
+
+def _param_problems(proc: ProcSpec, fmt: str, widths: FixedWidths | None) -> list[str]:
+    """The graph IR's rules on a process's parameters, by name (the same for every process
+    kind): every number finite; thresholds > 0; decays in range; in a fixed spec, integers
+    within the hardware widths (weights within the raw weight bits, exponents within their
+    ranges, biases within the state width). A hand-edited weight of 10**6 or a negative
+    threshold is refused here, before Lava runs it."""
+    out = []
+    fixed = fmt == "fixed" and widths is not None
+    for key, raw in proc.params.items():
+        a = _values(raw)
+        if a is None or a.size == 0:
+            continue
+        if not np.all(np.isfinite(a)):
+            out.append(f"{key} holds NaN or infinite values")
+            continue
+        if fixed and a.dtype.kind == "f" and not np.all(a == np.round(a)):
+            out.append(f"{key} holds non-integers in a fixed-point spec")
+            continue
+        lo, hi = float(a.min()), float(a.max())
+        bound = None
+        if key == "vth":
+            if lo <= 0:
+                out.append(f"threshold {key} must be > 0, got {lo:g}")
+            elif fixed and hi > (1 << widths.vth_bits) - 1:
+                bound = (1, (1 << widths.vth_bits) - 1)
+        elif key in ("decay", "du", "dv", "current_decay"):
+            bound = (0, 4096) if fixed else (0.0, 1.0)
+        elif not fixed:
+            continue
+        elif key == "weights" or key.startswith("w_"):
+            bits = int(proc.params.get("num_weight_bits", widths.weight_raw_bits))
+            bound = (-(1 << bits), 1 << bits)
+        elif key == "num_weight_bits":
+            bound = (1, widths.weight_raw_bits)
+        elif key.endswith("_exp") and key != "payload_exp":
+            bound = widths.weight_exp_range if key.startswith("w") else (-64, 64)
+        elif key in ("bias", "a_bias", "bias_mant", "b_e", "floor"):
+            bound = (-(1 << widths.state_bits), 1 << widths.state_bits)
+        elif key in ("payload_bits",):
+            bound = (1, 24)
+        if bound is not None and (lo < bound[0] or hi > bound[1]):
+            n = int(np.count_nonzero((a < bound[0]) | (a > bound[1])))
+            out.append(
+                f"{key}: {n} value(s) outside [{bound[0]}, {bound[1]}] (min {lo:g}, max {hi:g})"
+            )
+    return out
 
 
 def save_spec(spec: LavaGraphSpec, path: str | Path) -> Path:
