@@ -605,5 +605,18 @@ def apply_overrides(d: dict, overrides: list[str]) -> ConfigDict:
     return out
 
 
+class _ConfigDumper(yaml.SafeDumper):
+    """Quotes every string that a YAML 1.1 *or* 1.2 reader would take for another type
+    (``yes``, ``1e3``, ``null``), so that a saved config reads back the same anywhere."""
+
+
+_ConfigDumper.yaml_implicit_resolvers = {
+    first: list(yaml.SafeDumper.yaml_implicit_resolvers.get(first, []))
+    + list(ConfigLoader.yaml_implicit_resolvers.get(first, []))
+    for first in set(yaml.SafeDumper.yaml_implicit_resolvers)
+    | set(ConfigLoader.yaml_implicit_resolvers)
+}
+
+
 def dump_config(cfg: RunConfig) -> str:
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    return yaml.dump(cfg.to_dict(), Dumper=_ConfigDumper, sort_keys=False)

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> Outcome | int:
         if value is not None:
             set_value(raw, key, value, "--" + flag.replace("_", "-"))
     raw = apply_overrides(raw, list(args.set))
-    if not progress_enabled(args) and isinstance(raw.get("train", {}), dict):
+    section = raw.get("train", {})
+    if not progress_enabled(args) and isinstance(section, dict) and "progress" not in section:
         set_value(raw, "train.progress", False, "--no-progress")
     cfg = RunConfig.from_dict(raw)
     check_device(cfg.train.device, _where(raw, "train.device"))
