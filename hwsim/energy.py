@@ -357,7 +357,7 @@ def load_price_model(path: str | Path) -> PriceModel:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the price table ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
     known = {"name", "family", "title", "description", "params", "constants"}
     unknown = set(data) - known

@@ -252,8 +252,8 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     """argparse type: an integer in ``[low, high]`` (a bit width)."""
 
     def parse(text: str) -> int:
-        value = _int_at_least(text, low)
-        if value > high:
+        value = _int_at_least(text, -(1 << 62))
+        if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be an integer in [{low}, {high}], got {value}")
         return value
 
