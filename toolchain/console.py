@@ -143,7 +143,7 @@ def run_command(
     except SpikefoldError as exc:
         if _flag(args, "debug"):
             traceback.print_exc()
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -174,6 +174,16 @@ def run_command(
     if not isinstance(outcome, Outcome):  # a command module broke the convention
         raise TypeError(f"{prog}: run() returned {type(outcome).__name__}, not an Outcome")
     return emit(args, outcome)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message on one line: the lines of a multi-line message (a list of problems)
+    joined with "; ", as the error policy has it (docs/errors.md)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(exc).__name__
+    head, rest = lines[0], lines[1:]
+    return f"{head} {'; '.join(rest)}" if head.endswith(":") else "; ".join(lines)
 
 
 def _clip(exc: BaseException, limit: int = 300) -> str:

@@ -319,9 +319,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several unrelated types for a bad file
-        raise ConfigError(
-            f"{path}: not a readable spikefold checkpoint (torch weights_only load failed: {exc})"
-        ) from exc
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "Weights only load failed" in first:  # pickled objects beyond tensors: never loaded
+            first = "it holds Python objects beyond tensors and plain containers; not unpickled"
+        raise ConfigError(f"{path}: not a readable spikefold checkpoint ({first[:200]})") from exc
 
 
 def _say(ctx: DistContext, message: str) -> None:

@@ -58,6 +58,7 @@ SPEC_VERSION = 2
 """2: every process resets itself at the sample boundaries (stock ``LIFReset``), so a run of
 many samples needs no Var writes; version 1 files (stock ``LIF`` reset by the runner) must be
 re-exported."""
+MAX_SPEC_BYTES = 1 << 30  # a VGG-16's spec is ~200 MB of JSON; refused beyond, unread
 
 Transform = tuple[tuple[str, tuple[int, ...]], ...]
 
@@ -172,8 +173,26 @@ def _decode(v: Any, tuples: bool = True) -> Any:
             dtype = np.dtype(a["dtype"])
             if dtype.kind not in "biuf":
                 raise ExportError(f"array of dtype {dtype} in a Lava spec")
-            return np.array(a["data"], dtype=dtype).reshape(a["shape"])
-        return {k: _decode(x, tuples) for k, x in v.items()}
+            data = np.array(a["data"])
+            if data.dtype.kind not in "biuf" and data.size:
+                raise ExportError(f"array of dtype {dtype} holds non-numbers")
+            if dtype.kind in "biu" and data.dtype.kind == "f":
+                if not np.all(np.isfinite(data)):
+                    raise ExportError(f"array of dtype {dtype} holds NaN or infinite values")
+                if not np.all(data == np.round(data)):
+                    raise ExportError(f"array of dtype {dtype} holds non-integers")
+            if dtype.kind in "iu" and data.size:
+                info = np.iinfo(dtype)
+                if data.min() < info.min or data.max() > info.max:
+                    raise ExportError(f"array of dtype {dtype} holds values beyond its range")
+            return data.astype(dtype).reshape(a["shape"])
+        out = {}
+        for k, x in v.items():
+            try:
+                out[k] = _decode(x, tuples)
+            except ExportError as exc:
+                raise ExportError(f"{k}: {exc}") from None
+        return out
     if isinstance(v, list):
         items = [_decode(x, tuples) for x in v]
         return tuple(items) if tuples else items
@@ -232,16 +251,19 @@ def spec_from_json(d: Mapping[str, Any], where: str = "Lava spec") -> LavaGraphS
                 f"{where}: version {d.get('version')}; this spikefold reads {SPEC_VERSION}. "
                 "Re-export the graph with `spikefold export lava`."
             )
-        procs = {
-            name: ProcSpec(
+        procs = {}
+        for name, p in d["processes"].items():
+            try:
+                params = _decode(p["params"])
+            except ExportError as exc:
+                raise ExportError(f"{where}: process {name!r}: {exc}") from None
+            procs[name] = ProcSpec(
                 kind=str(p["kind"]),
-                params=_decode(p["params"]),
+                params=params,
                 node=str(p["node"]),
                 role=str(p["role"]),
                 vars={k: tuple(int(x) for x in s) for k, s in p.get("vars", {}).items()},
             )
-            for name, p in d["processes"].items()
-        }
         conns = tuple(
             Connection(tuple(c["src"]), tuple(c["dst"]), _decode(c.get("transform", [])))
             for c in d["connections"]
@@ -268,8 +290,10 @@ def spec_from_json(d: Mapping[str, Any], where: str = "Lava spec") -> LavaGraphS
             taps=taps,
             origin=dict(d.get("origin", {})),
         )
-    except ExportError:
-        raise
+    except ExportError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise ExportError(f"{where}: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError, GraphError) as exc:
         msg = f"{where}: malformed Lava process graph ({type(exc).__name__}: {exc})"
         raise ExportError(msg) from None
@@ -292,7 +316,12 @@ def _check(spec: LavaGraphSpec, where: str) -> None:
     for node, t in spec.taps.items():
         if t.proc not in spec.processes:
             problems.append(f"tap of {node!r} names no process {t.proc!r}")
+    from exporters.lava.build import PROCESS_KINDS
+
     for name, proc in spec.processes.items():
+        if proc.kind not in PROCESS_KINDS:
+            problems.append(f"process {name!r}: unknown Lava process kind {proc.kind!r}")
+            continue
         problems += [f"process {name!r} (node {proc.node!r}): {p}" for p in _param_problems(
             proc, spec.format, spec.widths)]  # fmt: skip
     if problems:
@@ -366,6 +395,11 @@ def save_spec(spec: LavaGraphSpec, path: str | Path) -> Path:
 def load_spec(path: str | Path) -> LavaGraphSpec:
     """Read a spec written by :func:`save_spec` (:class:`ExportError` naming the file)."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
+        raise ExportError(
+            f"{path}: {path.stat().st_size:,} bytes, beyond the limit of {MAX_SPEC_BYTES:,} "
+            "bytes for a Lava process graph"
+        )
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

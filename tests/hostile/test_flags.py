@@ -173,9 +173,7 @@ RUN_COMMANDS = [
 @pytest.mark.parametrize("cmd", RUN_COMMANDS, ids=lambda c: "-".join(c[:2]))
 @pytest.mark.parametrize("what", ["missing", "file", "empty"])
 def test_a_run_dir_that_is_no_run_is_named(tmp_path, cmd, what):
-    path = {"missing": tmp_path / "none", "file": tmp_path / "afile", "empty": tmp_path / "e"}[
-        what
-    ]
+    path = {"missing": tmp_path / "none", "file": tmp_path / "afile", "empty": tmp_path / "e"}[what]
     if what == "file":
         path.write_text("x")
     elif what == "empty":
