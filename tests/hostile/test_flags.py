@@ -184,3 +184,12 @@ def test_a_run_dir_that_is_no_run_is_named(tmp_path, cmd, what):
     assert_error(cli(*argv), path, rc=1)
     if what == "missing":
         assert not path.exists()  # a refused command leaves no directory behind
+
+
+def test_the_width_flags_follow_the_hardware_specification():
+    from hwsim import arith
+    from toolchain import console
+
+    assert console.WEIGHT_BITS == arith.WEIGHT_BITS_RANGE
+    assert console.PAYLOAD_BITS == (1, arith.PAYLOAD_BITS_MAX)
+    assert console.INPUT_BITS == (1, arith.ACC_BITS)
