@@ -385,7 +385,7 @@ def _check_model(model: Any, origins: dict[str, str]) -> dict:
             model[key] = v
     hidden = model.get("hidden")
     if hidden is not None:
-        if not hidden:
+        if not hidden and str(model["arch"]).lower() in ("mlp", "ei_mlp", "inorm_mlp"):
             raise _err(origins, "model.hidden", "must list at least one layer width")
         for i, w in enumerate(hidden):
             if isinstance(w, bool) or not isinstance(w, int) or w < 1:
