@@ -14,7 +14,7 @@ BAD = [
     ("verify-n-zero", ["verify", "{run}", "--n", "0"], ["argument --n", ">= 1"], 2),
     ("verify-n-negative", ["verify", "{run}", "--n", "-3"], ["argument --n", "-3"], 2),
     ("verify-n-word", ["verify", "{run}", "--n", "all"], ["argument --n", "'all'"], 2),
-    ("verify-rungs-2", ["verify", "{run}", "--rungs", "2"], ["argument --rungs"], 2),
+    ("verify-rungs-7", ["verify", "{run}", "--rungs", "7"], ["argument --rungs"], 2),
     ("verify-rungs-word", ["verify", "{run}", "--rungs", "x"], ["argument --rungs"], 2),
     ("verify-batch-zero", ["verify", "{run}", "--batch-size", "0"], ["argument --batch-size"], 2),
     ("simulate-n-zero", ["simulate", "{run}/graph.fixed.npz", "--n", "0"], ["argument --n"], 2),
