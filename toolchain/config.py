@@ -60,6 +60,7 @@ __all__ = [
 
 SECTIONS = ("name", "data", "model", "train")
 DEFAULT_MODEL = {"arch": "mlp", "hidden": [128]}
+IMPORTED_ARCH = "imported"  # toolchain.nir_import: the graph came from a file, not a model
 MAX_CONFIG_BYTES = 1 << 20  # a run config is a few hundred bytes; a 1 MiB one is not a config
 
 
@@ -268,6 +269,10 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "data.image_size": (lambda v: v >= 1, ">= 1 (or null)"),
     "data.downsample": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
     "data.dataset": (lambda v: bool(v.strip()), "a dataset name (docs/data.md)"),
+    "data.shape": (
+        lambda v: all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v),
+        "a list of sizes >= 1 (or null)",
+    ),
     "train.epochs": (lambda v: v >= 1, ">= 1"),
     "train.batch_size": (lambda v: v >= 1, ">= 1"),
     "train.eval_batch_size": (lambda v: v >= 1, ">= 1"),
@@ -371,6 +376,8 @@ def _check_model(model: Any, origins: dict[str, str]) -> dict:
     from models import ARCHITECTURES
 
     arch = model["arch"]
+    if arch == IMPORTED_ARCH:  # a run made by `spikefold import nir`: no model to build
+        return model
     if not isinstance(arch, str) or arch.lower() not in ARCHITECTURES:
         raise _err(
             origins,

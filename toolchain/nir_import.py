@@ -26,7 +26,7 @@ from pathlib import Path
 import nir
 
 from exporters.nir_export import LossyImportWarning, NirImport, import_nir, load_nir_graph
-from hwsim.errors import ConfigError
+from hwsim.errors import ConfigError, ExportError
 from hwsim.io import atomic_write_text, save_graph
 from toolchain import provenance
 from toolchain.config import DataConfig, RunConfig, dump_config
@@ -79,7 +79,10 @@ def import_nir_run(
     enc = canonical_encoding(encoding)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossyImportWarning)
-        imp = import_nir(ng, T=T, dt=dt, source=source, encoding=enc)
+        try:
+            imp = import_nir(ng, T=T, dt=dt, source=source, encoding=enc)
+        except ExportError as exc:  # the message names the file the user gave
+            raise ExportError(f"{path}: {exc}") from exc
     lossy = tuple(str(w.message) for w in caught if issubclass(w.category, LossyImportWarning))
     for msg in lossy:  # re-raised for the caller, once each
         warnings.warn(msg, LossyImportWarning, stacklevel=2)

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import nir
+import numpy as np
 
 from hwsim.errors import ExportError
 from hwsim.graph import HardwareGraph
@@ -16,7 +17,7 @@ from hwsim.io import write_error
 from .export import DEFAULT_DT, to_nir
 from .importer import from_nir
 
-__all__ = ["write_nir", "read_nir", "save_nir_graph", "load_nir_graph"]
+__all__ = ["write_nir", "read_nir", "save_nir_graph", "load_nir_graph", "check_sizes"]
 
 
 def save_nir_graph(nir_graph: nir.NIRGraph, path: str | os.PathLike) -> Path:
@@ -42,6 +43,38 @@ def save_nir_graph(nir_graph: nir.NIRGraph, path: str | os.PathLike) -> Path:
     return path
 
 
+#: The largest array a NIR file may declare (as hwsim.io.MAX_ARRAY_BYTES for graph files): a
+#: dataset declared bigger is refused from its HDF5 header, before nir.read allocates it.
+MAX_ARRAY_BYTES = 4 << 30
+
+
+def check_sizes(path: Path) -> None:
+    """Refuse, naming the dataset, a NIR file (HDF5) declaring an array beyond
+    :data:`MAX_ARRAY_BYTES` or of a non-numeric dtype nir would unpickle or misread; only the
+    headers are read (h5py opens lazily)."""
+    import h5py
+
+    problems: list[str] = []
+
+    def visit(name: str, obj) -> None:
+        if isinstance(obj, h5py.Dataset):
+            nbytes = int(np.prod(obj.shape, dtype=object) or 0) * obj.dtype.itemsize
+            if nbytes > MAX_ARRAY_BYTES:
+                problems.append(
+                    f"dataset {name!r} declares shape {obj.shape} of {obj.dtype} "
+                    f"({nbytes:,} bytes), beyond the limit of {MAX_ARRAY_BYTES:,} bytes"
+                )
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError for a bad file
+        what = f"{type(exc).__name__}: {exc}"
+        raise ExportError(f"{path}: not a readable NIR file ({what})") from None
+    if problems:
+        raise ExportError(f"{path}: {problems[0]}; refused before reading it")
+
+
 def load_nir_graph(path: str | os.PathLike) -> nir.NIRGraph:
     """Read a NIR file (``nir.read``); a missing, truncated or malformed file is an
     :class:`ExportError` naming it. A graph that fails only nir's type check is read without
@@ -51,6 +84,7 @@ def load_nir_graph(path: str | os.PathLike) -> nir.NIRGraph:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such NIR file")
+    check_sizes(path)
     try:
         try:
             return nir.read(path)

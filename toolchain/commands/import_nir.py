@@ -58,9 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    from toolchain.config import check_run_name
+    from toolchain.console import check_runs_root
     from toolchain.nir_import import import_nir_run
     from toolchain.rundir import CONFIG, GRAPH_FLOAT, IMPORT_JSON, SOURCE_NIR
 
+    check_runs_root(args.runs)
+    if args.name is not None:
+        check_run_name(args.name, "--name")
     res = import_nir_run(
         args.model,
         args.dataset,
