@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-N, REPEATS = 16, 3
+N, REPEATS = 32, 3
 DEMO = Path("runs/demo")
 DEMO_CONFIG = Path("configs/demo.yaml")
 TRAINED = Path("runs/fold_ladder/mlp")
