@@ -38,6 +38,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -137,6 +138,18 @@ def _child_errors(proc) -> list[str]:
         if exc:
             out.append(str(exc[1]).strip())
     return out
+
+
+def _await_errors(proc, seconds: float = 5.0) -> list[str]:
+    """The failed workers' tracebacks, waiting up to ``seconds`` for them: the first worker
+    to end may be one that exits normally because another failed (Lava's runtime service),
+    while the failed one is still closing its channels before it sends its traceback."""
+    deadline = time.monotonic() + seconds
+    while True:
+        errors = _child_errors(proc)
+        if errors or time.monotonic() > deadline or all(_dead(w) for w in _workers(proc)):
+            return errors or _child_errors(proc)
+        time.sleep(0.05)
 
 
 def _stop(proc) -> None:
@@ -274,6 +287,8 @@ def lava_runtime(source, select_tag: str) -> Iterator[LavaRuntime]:
                     yield LavaRuntime(source, watchdog)
             except (RuntimeError, _WorkerDied) as exc:
                 errors = _child_errors(source)
+                if not errors and isinstance(exc, _WorkerDied):
+                    errors = _await_errors(source)
                 _stop(source)
                 if errors or isinstance(exc, _WorkerDied):
                     detail = "\n".join(e[-2000:] for e in errors) or "(no traceback: killed)"
