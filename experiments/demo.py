@@ -45,7 +45,7 @@ def _rung(verify: dict, n: int) -> dict | None:
         "mismatches": sum(la["mismatches"] for la in layers),
         "ties": r.get("n_ties", 0),
         "metrics": r["metrics"],
-        "samples": r["settings"].get("samples"),
+        "samples": r["settings"].get("samples", r["metrics"].get("samples")),
     }
 
 
