@@ -207,13 +207,21 @@ def rule_conv_weight_exp(
     """A fixed Conv2d must have ``weight_exp == 0`` where the target's Conv ignores it."""
     if not limits.conv_weight_exp_zero or graph.metadata.format != "fixed":
         return []
+    # Lava's export applies the exponent in spikefold's own synapse process instead (exact in
+    # Lava's simulator, no chip implementation); NetX has no such fallback.
+    consequence = (
+        ", so `export lava` runs this layer on spikefold's own Synapse process (exact in Lava's "
+        "simulator, not a stock process a chip implements)"
+        if target == "lava"
+        else " (its result would be off by a factor 2**weight_exp)"
+    )
     return [
         _v(
             "conv_weight_exp",
             target,
             name,
-            f"weight_exp={node.weight_exp}, but the target's Conv ignores weight_exp "
-            "(its result would be off by a factor 2**weight_exp)",
+            f"weight_exp={node.weight_exp}, but the target's stock Conv ignores weight_exp"
+            + consequence,
             f"quantise for this target: `spikefold quantize RUN --target {target}`",
         )
         for name, node in graph.nodes.items()
