@@ -312,7 +312,8 @@ def why_rebuild(run_dir: str | os.PathLike, wanted: Mapping[str, Mapping[str, An
     for key, options in wanted.items():
         rec = records.get(key)
         if rec is None:
-            return f"{key} has no record"
+            made = (run_dir / key.split("#")[0]).exists()
+            return f"no record of how {key} was made" if made else f"{key} is not made yet"
         now = json.loads(_canonical(dict(options)))
         if rec.options != now:
             changed = [
