@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from experiments.results import md_table, pct
 
 __all__ = ["DEMO_CONFIG_PATH", "demo_config", "collect", "run", "render"]
@@ -25,8 +23,11 @@ DEMO_CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
 
 
 def demo_config() -> dict:
-    """``configs/demo.yaml`` as a plain dict (a fresh copy on every call)."""
-    return yaml.safe_load(DEMO_CONFIG_PATH.read_text(encoding="utf-8"))
+    """``configs/demo.yaml`` as a plain dict (a fresh copy on every call), read by the
+    toolchain's own config reader (YAML 1.2, duplicate keys refused)."""
+    from toolchain.config import load_config
+
+    return json.loads(json.dumps(load_config(DEMO_CONFIG_PATH)))
 
 
 def _rung(verify: dict, n: int) -> dict | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -84,27 +85,13 @@ def quantize_run(
     return res
 
 
-def quantize_options(
-    weight_bits: int = 8,
-    allow_saturation: bool = False,
-    *,
-    calib_samples: int = 256,
-    payload_bits: int = 16,
-    input_bits: int = 8,
-    margin: float = DEFAULT_MARGIN,
-    target: str = "hwsim",
-) -> dict:
+def quantize_options(*args, **kwargs) -> dict:
     """The options that change a quantisation (its provenance record and its report's
-    settings), by the names of :func:`quantize_run`'s arguments."""
-    return {
-        "weight_bits": weight_bits,
-        "payload_bits": payload_bits,
-        "input_bits": input_bits,
-        "allow_saturation": allow_saturation,
-        "margin": margin,
-        "target": target,
-        "calib_samples": calib_samples,
-    }
+    settings): :func:`quantize_run`'s arguments after ``run_dir``, given the same way, with
+    its defaults for the rest (its signature is the one place they are written)."""
+    bound = inspect.signature(quantize_run).bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != "run_dir"}
 
 
 def _command(options: dict) -> str:
